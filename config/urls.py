@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from metrics.views import home
+
+admin.site.site_header = "Tenure administration"
+admin.site.site_title = "Tenure admin"
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("auth/", include("accounts.urls")),
+    path("customers/", include("customers.urls")),
+    path("surveys/", include("surveys.urls")),
+    path("metrics/", include("metrics.urls")),
+    path("loyalty/", include("loyalty.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,56 @@
+from django.contrib import admin
+
+from customers.models import Account, Contact, ExchangeRate, Note, RevenueChange, Ticket
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["name", "external_id", "plan", "mrr", "currency", "stage", "owner"]
+    list_filter = ["stage", "plan", "currency"]
+    search_fields = ["name", "domain", "external_id"]
+    raw_id_fields = ["owner"]
+    readonly_fields = ["mrr", "mrr_base", "first_paid_at", "churned_at", "last_activity_at"]
+    list_select_related = ["owner"]
+    show_full_result_count = False
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "account", "locale", "do_not_survey"]
+    list_filter = ["locale", "do_not_survey"]
+    search_fields = ["name", "email", "external_id"]
+    raw_id_fields = ["account"]
+    list_select_related = ["account"]
+    show_full_result_count = False
+
+
+@admin.register(RevenueChange)
+class RevenueChangeAdmin(admin.ModelAdmin):
+    list_display = ["account", "kind", "effective_at", "mrr", "currency", "mrr_base"]
+    list_filter = ["kind"]
+    raw_id_fields = ["account"]
+    list_select_related = ["account"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # history is appended through services so MRR stays derived
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = ["subject", "account", "priority", "status", "opened_at", "closed_at"]
+    list_filter = ["priority", "status"]
+    raw_id_fields = ["account", "contact"]
+    list_select_related = ["account"]
+    show_full_result_count = False
+
+
+@admin.register(Note)
+class NoteAdmin(admin.ModelAdmin):
+    list_display = ["account", "author", "created_at"]
+    raw_id_fields = ["account", "author"]
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    list_display = ["currency", "per_base", "valid_from"]

@@ -1,0 +1,1 @@
+"""Customer pages, one module per page family so each stays thin."""

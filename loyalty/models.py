@@ -1,0 +1,1 @@
+"""Models for loyalty arrive with their issue."""

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from loyalty import views
+
+app_name = "loyalty"
+
+urlpatterns = [path("", views.index, name="index")]

@@ -1,0 +1,1 @@
+"""Models for metrics arrive with their issue."""

@@ -1,0 +1,1 @@
+"""Models for surveys arrive with their issue."""

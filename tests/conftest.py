@@ -1,0 +1,134 @@
+"""Shared fixtures: users in each role, logged-in clients and a real browser.
+
+Browser tests use Debian's chromium through Playwright (never a downloaded browser). Outside CI
+they skip when chromium is absent; in CI (``CI=true``) a missing browser fails the run, because
+a green build that skipped its browser tests proves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from accounts.roles import Role
+
+CHROMIUM = os.environ.get("TENURE_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "test-artifacts"
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def make_user(db):
+    from accounts.services import user_create
+
+    counter = iter(range(1, 10_000))
+
+    def make(role: Role = Role.CSM, email: str | None = None, full_name: str = ""):
+        email = email or f"{role.lower()}{next(counter)}@example.com"
+        return user_create(email=email, password=PASSWORD, role=role, full_name=full_name)
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user(Role.ADMIN, "admin@example.com", "Ada Admin")
+
+
+@pytest.fixture
+def csm_user(make_user):
+    return make_user(Role.CSM, "csm@example.com", "Casey Success")
+
+
+@pytest.fixture
+def viewer_user(make_user):
+    return make_user(Role.VIEWER, "viewer@example.com", "Vic Viewer")
+
+
+@pytest.fixture
+def csm_client(client, csm_user):
+    client.force_login(csm_user)
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, viewer_user):
+    client.force_login(viewer_user)
+    return client
+
+
+@pytest.fixture
+def admin_client_(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+# --- real browser -------------------------------------------------------------------------
+
+
+def _chromium_available() -> bool:
+    return Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
+
+
+@pytest.fixture(scope="session")
+def _playwright():
+    if not _chromium_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"chromium not found at {CHROMIUM}; CI must run the browser tests")
+        pytest.skip(f"chromium not found at {CHROMIUM}")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run
+    # inside one unless told that this test process knows what it is doing.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(_playwright):
+    browser = _playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(request, browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def login(page):
+    """Log in through the real form, as a person would."""
+
+    def do_login(user, password: str = PASSWORD):
+        page.goto("/auth/login/")
+        page.get_by_label("Email").fill(user.email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(lambda url: "/auth/login" not in url)
+        return page
+
+    return do_login
