@@ -50,7 +50,7 @@ def test_it_refuses_a_non_numeric_integer(monkeypatch):
         env.get_int("DATABASE_CONN_MAX_AGE", 60)
 
 
-def test_production_without_a_secret_key_refuses_to_start(tmp_path):
+def test_production_without_a_secret_key_refuses_to_start(settings):
     import subprocess
     import sys
 
@@ -59,7 +59,7 @@ def test_production_without_a_secret_key_refuses_to_start(tmp_path):
         env={"DEBUG": "false", "DJANGO_SETTINGS_MODULE": "config.settings", "PATH": "/usr/bin"},
         capture_output=True,
         text=True,
-        cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent),
+        cwd=str(settings.BASE_DIR),
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
