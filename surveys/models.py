@@ -1,1 +1,328 @@
-"""Models for surveys arrive with their issue."""
+"""Surveys as our users know them from Delighted and Qualtrics: a survey of one kind, sent as
+per-recipient invitations, each answered at most once (editable until the survey closes).
+
+Raw answers are stored; every score (NPS, CSAT %, CES, CLI, CSI) is computed on read, so a
+change of formula never needs a data migration. Definitions: DESIGN.md §2–3.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from customers.models import Account, Contact, Locale, Ticket
+
+
+class SurveyKind(models.TextChoices):
+    NPS = "nps", "Net Promoter Score (0–10)"
+    CSAT = "csat", "Customer satisfaction (1–5)"
+    CES = "ces", "Customer effort (1–7)"
+    CLI = "cli", "Customer Loyalty Index (3 × 0–10)"
+    CSI = "csi", "Customer Satisfaction Index (importance × satisfaction)"
+
+
+# The scale of the single score of each kind; CLI and CSI answer several items on these scales.
+SCALES: dict[str, tuple[int, int]] = {
+    SurveyKind.NPS: (0, 10),
+    SurveyKind.CSAT: (1, 5),
+    SurveyKind.CES: (1, 7),
+    SurveyKind.CLI: (0, 10),
+    SurveyKind.CSI: (1, 10),
+}
+CLI_ITEMS = ("recommend", "buy_again", "try_other")
+DEFAULT_CSI_CRITERIA = ("price", "service_quality", "functionality", "reliability", "support")
+
+
+class Survey(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=SurveyKind.choices)
+    is_active = models.BooleanField(default=True)
+    closes_at = models.DateTimeField(
+        null=True, blank=True, help_text="Answers can be edited until then; empty = open."
+    )
+    expiry_days = models.PositiveSmallIntegerField(
+        default=60, help_text="Links expire this many days after sending."
+    )
+    fatigue_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Do not survey a contact again within N days (empty = the default, 90).",
+    )
+    reminder_after_days = models.PositiveSmallIntegerField(
+        default=5, help_text="One reminder to non-responders after N days; 0 = no reminder."
+    )
+    ask_follow_up = models.BooleanField(default=True, help_text="Ask an open follow-up question.")
+    csi_criteria = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="CSI only: criterion keys; empty = price, service quality, functionality, "
+        "reliability, support.",
+    )
+    send_after_ticket_close = models.BooleanField(
+        default=False, help_text="CSAT/CSI: send after each closed ticket (transactional)."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def criteria(self) -> list[str]:
+        return list(self.csi_criteria or DEFAULT_CSI_CRITERIA)
+
+    def is_open(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.closes_at is None or at < self.closes_at
+
+
+class SurveyText(models.Model):
+    """Every text a respondent reads, per language. ``items`` holds labels of CLI questions or
+    CSI criteria by key."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="texts")
+    language = models.CharField(max_length=10, choices=Locale.choices)
+    question = models.TextField()
+    follow_up_question = models.TextField(blank=True)
+    follow_up_promoter = models.TextField(blank=True, help_text="NPS promoters (9–10).")
+    follow_up_passive = models.TextField(blank=True, help_text="NPS passives (7–8).")
+    follow_up_detractor = models.TextField(blank=True, help_text="NPS detractors (0–6).")
+    thank_you = models.TextField()
+    email_subject = models.CharField(max_length=200)
+    email_intro = models.TextField()
+    low_label = models.CharField(max_length=80, blank=True)
+    high_label = models.CharField(max_length=80, blank=True)
+    items = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "language"], name="survey_text_per_language")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} [{self.language}]"
+
+
+class Campaign(models.Model):
+    class Audience(models.TextChoices):
+        ALL_CONTACTS = "all", "All active contacts"
+        ACCOUNTS = "accounts", "Contacts of chosen accounts"
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        CANCELLED = "cancelled", "Cancelled"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="campaigns")
+    name = models.CharField(max_length=200)
+    audience = models.CharField(max_length=20, choices=Audience.choices, default="all")
+    accounts = models.ManyToManyField(Account, blank=True, related_name="+")
+    sample_percent = models.PositiveSmallIntegerField(
+        default=100, help_text="Share of the audience to invite, 1–100."
+    )
+    spread_days = models.PositiveSmallIntegerField(
+        default=0, help_text="Spread the sends evenly over this many days (0 = all at once)."
+    )
+    repeat_every_months = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Empty = one-off."
+    )
+    starts_at = models.DateTimeField(default=timezone.now)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default="scheduled")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sample_percent__gte=1, sample_percent__lte=100),
+                name="campaign_sample_percent_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Invitation(models.Model):
+    """One recipient's link. Only the SHA-256 of the token is stored (DESIGN.md §3)."""
+
+    class Trigger(models.TextChoices):
+        CAMPAIGN = "campaign", "Campaign"
+        TICKET = "ticket", "Closed ticket"
+        MANUAL = "manual", "Manual link"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="invitations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="invitations")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
+    )
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default="campaign")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    language = models.CharField(max_length=10, choices=Locale.choices, default=Locale.EN)
+    scheduled_for = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["contact", "-sent_at"]),
+            models.Index(fields=["survey", "sent_at"]),
+            models.Index(
+                fields=["scheduled_for"], condition=Q(sent_at__isnull=True), name="inv_unsent_idx"
+            ),
+        ]
+        constraints = [
+            # A ticket is followed by at most one survey of a kind: replays of the close do not
+            # send twice.
+            models.UniqueConstraint(
+                fields=["survey", "ticket"],
+                condition=Q(ticket__isnull=False),
+                name="invitation_once_per_ticket",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} → {self.contact}"
+
+
+class Response(models.Model):
+    """At most one per invitation (database constraint). ``score`` is the single 0–10/1–5/1–7
+    answer; CLI and CSI keep their items in ``answers``."""
+
+    invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="response")
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="responses")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="survey_responses")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="survey_responses")
+    score = models.SmallIntegerField(null=True, blank=True)
+    answers = models.JSONField(default=dict, blank=True)
+    comment = models.TextField(blank=True)
+    language = models.CharField(max_length=10, choices=Locale.choices, default=Locale.EN)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    tags = models.ManyToManyField("Tag", blank=True, related_name="responses")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["survey", "created_at"]),
+            models.Index(fields=["account", "-created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=10),
+                name="response_score_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey}: {self.score}"
+
+
+class ResponseEdit(models.Model):
+    """What an answer was before each edit: respondents may change their mind, we keep both."""
+
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="edits")
+    previous_score = models.SmallIntegerField(null=True, blank=True)
+    previous_answers = models.JSONField(default=dict, blank=True)
+    previous_comment = models.TextField(blank=True)
+    edited_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-edited_at"]
+
+    def __str__(self) -> str:
+        return f"Edit of {self.response_id} at {self.edited_at:%Y-%m-%d %H:%M}"
+
+
+class SendSkip(models.Model):
+    """A send that did not happen, and why. Logged, shown to admins, never retried."""
+
+    class Reason(models.TextChoices):
+        FATIGUE = "fatigue", "Surveyed recently (fatigue rule)"
+        DO_NOT_SURVEY = "do_not_survey", "Contact unsubscribed / do-not-survey"
+        NO_EMAIL = "no_email", "Contact has no email address"
+        NOT_SAMPLED = "not_sampled", "Not in the sample"
+        SURVEY_INACTIVE = "survey_inactive", "Survey inactive or closed"
+        DUPLICATE = "duplicate", "Already invited for this trigger"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="skips")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="survey_skips")
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL)
+    reason = models.CharField(max_length=30, choices=Reason.choices)
+    detail = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["survey", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.contact} skipped: {self.get_reason_display()}"
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=60, unique=True)
+    keywords = models.TextField(
+        blank=True,
+        help_text="Comma-separated keywords; a comment containing one is tagged automatically.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FollowUp(models.Model):
+    """Close the loop: an unhappy answer becomes work for the account's owner."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        HANDLED = "handled", "Handled"
+
+    response = models.OneToOneField(Response, on_delete=models.CASCADE, related_name="follow_up")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="follow_ups")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="survey_follow_ups",
+    )
+    reason = models.CharField(max_length=255)
+    status = models.CharField(max_length=10, choices=Status.choices, default="open")
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    handled_note = models.TextField(blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="open") | (Q(handled_at__isnull=False) & ~Q(handled_note="")),
+                name="follow_up_handled_needs_note",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Follow up {self.account}: {self.reason}"
