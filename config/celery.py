@@ -19,9 +19,9 @@ app.autodiscover_tasks()
 HOUR = 60 * 60
 
 app.conf.beat_schedule = {
-    "customers-refresh-derived-state": {
-        "task": "customers.tasks.refresh_account_activity",
-        "schedule": 6 * HOUR,
-        "options": {"expires": 6 * HOUR - 60},
+    "customers-refresh-account-revenue": {
+        "task": "customers.tasks.refresh_account_revenue",
+        "schedule": HOUR,
+        "options": {"expires": HOUR - 60},
     },
 }

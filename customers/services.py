@@ -9,6 +9,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce, NullIf
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from customers.models import (
@@ -74,25 +77,33 @@ def account_change_stage(
     return account
 
 
-def _refresh_account_revenue(account: Account) -> None:
-    """Re-derive MRR, first payment and churn from the revenue history (never typed twice)."""
-    changes = list(
-        RevenueChange.objects.filter(account=account)
-        .order_by("effective_at", "id")
-        .values("mrr", "mrr_base", "effective_at", "plan")
+def accounts_refresh_revenue(*, accounts=None, now: dt.datetime | None = None) -> int:
+    """Re-derive MRR, plan, first payment and churn from the revenue history, set-based.
+
+    The one place these derived columns are computed (never typed twice): used after every
+    recorded change, and hourly by a task so future-dated changes take effect on their date.
+    """
+    now = now or timezone.now()
+    effective = RevenueChange.objects.filter(account=OuterRef("pk"), effective_at__lte=now)
+    latest = effective.order_by("-effective_at", "-id")
+    first_paid = (
+        effective.filter(mrr__gt=0).order_by("effective_at", "id").values("effective_at")[:1]
     )
-    now = timezone.now()
-    current = [c for c in changes if c["effective_at"] <= now]
-    latest = current[-1] if current else None
-    account.mrr = latest["mrr"] if latest else Decimal("0")
-    account.mrr_base = latest["mrr_base"] if latest else Decimal("0")
-    if latest and latest["plan"]:
-        account.plan = latest["plan"]
-    paid = [c for c in current if c["mrr"] > 0]
-    account.first_paid_at = paid[0]["effective_at"] if paid else None
-    account.churned_at = latest["effective_at"] if latest and paid and latest["mrr"] == 0 else None
-    account.save(
-        update_fields=["mrr", "mrr_base", "plan", "first_paid_at", "churned_at", "updated_at"]
+    queryset = accounts if accounts is not None else Account.objects.all()
+    latest_mrr = Subquery(latest.values("mrr")[:1])
+    return queryset.update(
+        mrr=Coalesce(latest_mrr, Value(Decimal("0"))),
+        mrr_base=Coalesce(Subquery(latest.values("mrr_base")[:1]), Value(Decimal("0"))),
+        plan=Coalesce(NullIf(Subquery(latest.values("plan")[:1]), Value("")), F("plan")),
+        first_paid_at=Subquery(first_paid),
+        churned_at=Case(
+            When(
+                Q(Exists(effective.filter(mrr__gt=0))) & Q(Exact(latest_mrr, Decimal("0"))),
+                then=Subquery(latest.values("effective_at")[:1]),
+            ),
+            default=None,
+        ),
+        updated_at=now,
     )
 
 
@@ -139,7 +150,7 @@ def revenue_change_record(
         mrr_base=currency_to_base(amount=mrr, currency=account.currency, on=effective_at.date()),
         plan=plan,
     )
-    _refresh_account_revenue(account)
+    accounts_refresh_revenue(accounts=Account.objects.filter(pk=account.pk))
     return change
 
 

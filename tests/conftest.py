@@ -20,6 +20,18 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "test-artifacts"
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    """Run tasks inline in tests, in both modes; tests/foundation/test_celery_worker.py proves
+    the real broker path separately."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
 @pytest.fixture
 def make_user(db):
     from accounts.services import user_create
