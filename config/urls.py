@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from config.views import healthz
 from metrics.views import home
 
 admin.site.site_header = "Tenure administration"
@@ -14,4 +15,5 @@ urlpatterns = [
     path("metrics/", include("metrics.urls")),
     path("loyalty/", include("loyalty.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
 ]

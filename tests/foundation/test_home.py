@@ -42,3 +42,21 @@ def test_static_assets_are_served_locally(csm_client):
     text = csm_client.get("/").text
     assert "/static/django_htmx/htmx" in text
     assert 'hx-headers=\'{"X-CSRFToken"' in text
+
+
+def test_the_health_check_answers_without_login(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+def test_the_health_check_reports_a_broken_cache(client, monkeypatch):
+    from django.core.cache import cache
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(cache, "set", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["cache"] == "error: ConnectionError"
