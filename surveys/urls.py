@@ -1,7 +1,7 @@
 from django.urls import path
 
-from surveys import views
+from surveys.views import staff
 
 app_name = "surveys"
 
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [path("", staff.index, name="index")]
