@@ -153,8 +153,33 @@ class Campaign(models.Model):
         return self.name
 
 
+class CampaignRun(models.Model):
+    """One scheduled run of a campaign. Unique per (campaign, run_at), so a run replayed by a
+    second worker or a re-fired beat finds its key taken and invites nobody twice."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
+    run_at = models.DateTimeField(help_text="The scheduled time this run stands for.")
+    started_at = models.DateTimeField(default=timezone.now)
+    invited = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-run_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "run_at"], name="campaign_run_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} @ {self.run_at:%Y-%m-%d %H:%M}"
+
+
 class Invitation(models.Model):
-    """One recipient's link. Only the SHA-256 of the token is stored (DESIGN.md §3)."""
+    """One recipient's link. Only the SHA-256 of the token is stored (DESIGN.md §3).
+
+    The token in an email is minted when the email is sent (a queued invitation holds the hash
+    of a token nobody has). The reminder carries a second token so the first email's link keeps
+    working: both hashes are looked up.
+    """
 
     class Trigger(models.TextChoices):
         CAMPAIGN = "campaign", "Campaign"
@@ -168,7 +193,13 @@ class Invitation(models.Model):
     )
     ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL)
     trigger = models.CharField(max_length=20, choices=Trigger.choices, default="campaign")
+    campaign_run = models.ForeignKey(
+        CampaignRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
+    )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    reminder_token_hash = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False
+    )
     language = models.CharField(max_length=10, choices=Locale.choices, default=Locale.EN)
     scheduled_for = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -193,7 +224,13 @@ class Invitation(models.Model):
                 fields=["survey", "ticket"],
                 condition=Q(ticket__isnull=False),
                 name="invitation_once_per_ticket",
-            )
+            ),
+            # A campaign run invites a contact at most once, whoever runs it.
+            models.UniqueConstraint(
+                fields=["campaign_run", "contact"],
+                condition=Q(campaign_run__isnull=False),
+                name="invitation_once_per_campaign_run",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -202,7 +239,12 @@ class Invitation(models.Model):
 
 class Response(models.Model):
     """At most one per invitation (database constraint). ``score`` is the single 0–10/1–5/1–7
-    answer; CLI and CSI keep their items in ``answers``."""
+    answer; CLI and CSI keep their items in ``answers`` with ``score`` empty:
+
+    - CLI: ``{"recommend": 9, "buy_again": 8, "try_other": 5}`` (0–10 each, all present);
+    - CSI: ``{"price": {"importance": 8, "satisfaction": 6}, …}`` (1–10), one entry per
+      criterion of the survey when answered.
+    """
 
     invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="response")
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="responses")
