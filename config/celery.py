@@ -24,4 +24,19 @@ app.conf.beat_schedule = {
         "schedule": HOUR,
         "options": {"expires": HOUR - 60},
     },
+    "surveys-send-due-invitations": {
+        "task": "surveys.tasks.send_due_invitations",
+        "schedule": 60,
+        "options": {"expires": 55},
+    },
+    "surveys-run-due-campaigns": {
+        "task": "surveys.tasks.run_due_campaigns",
+        "schedule": 5 * 60,
+        "options": {"expires": 5 * 60 - 10},
+    },
+    "surveys-send-reminders": {
+        "task": "surveys.tasks.send_reminders",
+        "schedule": HOUR,
+        "options": {"expires": HOUR - 60},
+    },
 }

@@ -4,3 +4,16 @@ from django.apps import AppConfig
 class SurveysConfig(AppConfig):
     name = "surveys"
     verbose_name = "Surveys"
+
+    def ready(self) -> None:
+        from customers.signals import ticket_closed
+
+        ticket_closed.connect(_on_ticket_closed, dispatch_uid="surveys.send_after_ticket_close")
+
+
+def _on_ticket_closed(sender, ticket_id: int, **kwargs) -> None:
+    """Transactional surveys (CSAT/CSI) follow a closed ticket; the work happens in a task,
+    enqueued only once the close has committed."""
+    from surveys.tasks import send_ticket_surveys
+
+    send_ticket_surveys.delay_on_commit(ticket_id)

@@ -1,0 +1,657 @@
+"""Writes for surveys: invitations (with the fatigue rules), sending, and answers.
+
+Keyword-only ``<noun>_<verb>`` functions. The rules they enforce are in DESIGN.md §3; the
+reasons a send did not happen are written to ``SendSkip`` so admins can see them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.mail import get_connection
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.models import Contact, Ticket
+from surveys.models import (
+    SCALES,
+    Campaign,
+    CampaignRun,
+    Invitation,
+    Response,
+    ResponseEdit,
+    SendSkip,
+    Survey,
+    SurveyKind,
+)
+from surveys.signals import response_saved
+from surveys.texts import LANGUAGES, item_keys
+from surveys.tokens import token_new
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FATIGUE_DAYS = 90
+# No contact gets two survey emails within a day, whatever the surveys' own settings.
+FATIGUE_FLOOR = dt.timedelta(hours=24)
+COMMENT_MAX_LENGTH = 5000
+SEND_BATCH_SIZE = 100
+
+# --- invitations ------------------------------------------------------------------------
+
+
+def fatigue_days(survey: Survey) -> int:
+    return DEFAULT_FATIGUE_DAYS if survey.fatigue_days is None else survey.fatigue_days
+
+
+def _recent_invitations(*, survey: Survey, now: dt.datetime):
+    """Invitations that make a contact "recently surveyed" as of ``now``: of this survey within
+    its fatigue window, or of any survey within the 24-hour floor. Queued ones count from when
+    they are scheduled, so two queued campaigns cannot land on the same day either."""
+    return (
+        Invitation.objects.filter(revoked_at__isnull=True)
+        .annotate(effective_at=Coalesce("sent_at", "scheduled_for"))
+        .filter(
+            Q(survey=survey, effective_at__gt=now - dt.timedelta(days=fatigue_days(survey)))
+            | Q(effective_at__gt=now - FATIGUE_FLOOR)
+        )
+    )
+
+
+def _skip_log(
+    *,
+    survey: Survey,
+    contact: Contact,
+    reason: str,
+    now,
+    campaign: Campaign | None = None,
+    campaign_id: int | None = None,
+    detail: str = "",
+) -> SendSkip:
+    return SendSkip.objects.create(
+        survey=survey,
+        contact=contact,
+        campaign_id=campaign.pk if campaign is not None else campaign_id,
+        reason=reason,
+        detail=detail,
+        at=now,
+    )
+
+
+def _skip_reason(
+    *, survey: Survey, contact: Contact, ticket: Ticket | None, force: bool, now
+) -> tuple[str | None, str]:
+    if not survey.is_active or not survey.is_open(now):
+        return SendSkip.Reason.SURVEY_INACTIVE, ""
+    if not contact.email:
+        return SendSkip.Reason.NO_EMAIL, ""
+    if contact.do_not_survey:
+        return SendSkip.Reason.DO_NOT_SURVEY, ""
+    if ticket is not None and Invitation.objects.filter(survey=survey, ticket=ticket).exists():
+        return SendSkip.Reason.DUPLICATE, f"ticket {ticket.external_id}"
+    if force:
+        return None, ""
+    recent = (
+        _recent_invitations(survey=survey, now=now)
+        .filter(contact=contact)
+        .select_related("survey")
+        .order_by("-effective_at")
+        .first()
+    )
+    if recent is not None:
+        return (
+            SendSkip.Reason.FATIGUE,
+            f"{recent.survey.slug} invitation of {recent.effective_at:%Y-%m-%d %H:%M} UTC",
+        )
+    return None, ""
+
+
+def invitation_create(
+    *,
+    survey: Survey,
+    contact: Contact,
+    trigger: str,
+    campaign: Campaign | None = None,
+    ticket: Ticket | None = None,
+    force: bool = False,
+    now: dt.datetime | None = None,
+) -> tuple[Invitation | None, str | None, str | None]:
+    """Invite one contact, unless a rule says not to; then log why and return the reason.
+
+    Returns ``(invitation, token, None)`` or ``(None, None, skip_reason)``. ``force`` (the
+    admin's test link) ignores the fatigue rules, never an unsubscribe. A manual link counts as
+    sent the moment it is handed out; other invitations are queued and get their emailed token
+    when ``invitation_send`` sends them.
+    """
+    now = now or timezone.now()
+    reason, detail = _skip_reason(
+        survey=survey, contact=contact, ticket=ticket, force=force, now=now
+    )
+    if reason is not None:
+        _skip_log(
+            survey=survey, contact=contact, campaign=campaign, reason=reason, detail=detail, now=now
+        )
+        return None, None, reason
+    token, digest = token_new()
+    handed_out = trigger == Invitation.Trigger.MANUAL
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                survey=survey,
+                contact=contact,
+                campaign=campaign,
+                ticket=ticket,
+                trigger=trigger,
+                token_hash=digest,
+                language=_language_of(contact),
+                scheduled_for=now,
+                sent_at=now if handed_out else None,
+                expires_at=now + dt.timedelta(days=survey.expiry_days) if handed_out else None,
+                created_at=now,
+            )
+    except IntegrityError:
+        # A concurrent replay of the same ticket close won the race.
+        reason = SendSkip.Reason.DUPLICATE
+        _skip_log(survey=survey, contact=contact, campaign=campaign, reason=reason, now=now)
+        return None, None, reason
+    return invitation, token, None
+
+
+def _language_of(contact: Contact) -> str:
+    return contact.locale if contact.locale in LANGUAGES else "en"
+
+
+def invitations_create_for_ticket(*, ticket_id: int, now: dt.datetime | None = None) -> list[int]:
+    """Queue the transactional surveys that follow a closed ticket; returns invitation ids.
+
+    The (survey, ticket) constraint makes a replayed close a logged duplicate, not a second
+    email.
+    """
+    now = now or timezone.now()
+    ticket = Ticket.objects.select_related("contact").filter(pk=ticket_id).first()
+    if ticket is None or ticket.closed_at is None:
+        return []
+    contact = ticket.contact
+    if contact is None or not contact.email:
+        fallback = (
+            Contact.objects.filter(account_id=ticket.account_id)
+            .exclude(email="")
+            .order_by("id")
+            .first()
+        )
+        contact = fallback or contact
+    created = []
+    surveys = Survey.objects.filter(is_active=True, send_after_ticket_close=True).order_by("id")
+    for survey in surveys:
+        if contact is None:
+            logger.info("Ticket %s: no contact to survey for %s", ticket.pk, survey.slug)
+            continue
+        invitation, _token, _reason = invitation_create(
+            survey=survey,
+            contact=contact,
+            trigger=Invitation.Trigger.TICKET,
+            ticket=ticket,
+            now=now,
+        )
+        if invitation is not None:
+            created.append(invitation.pk)
+    return created
+
+
+def _in_sample(*, campaign_id: int, contact_id: int, percent: int) -> tuple[bool, int]:
+    """Deterministic sampling: the same campaign always picks the same contacts."""
+    digest = hashlib.sha256(f"{campaign_id}:{contact_id}".encode()).digest()
+    value = int.from_bytes(digest[:8], "big")
+    return value % 10_000 < percent * 100, value
+
+
+def add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    for day in (moment.day, 30, 29, 28):
+        try:
+            return moment.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has 28 days")
+
+
+def campaigns_due(*, now: dt.datetime) -> list[int]:
+    return list(
+        Campaign.objects.filter(status=Campaign.Status.SCHEDULED, survey__is_active=True)
+        .annotate(due_at=Coalesce("next_run_at", "starts_at"))
+        .filter(due_at__lte=now)
+        .order_by("due_at")
+        .values_list("pk", flat=True)
+    )
+
+
+def campaign_run(*, campaign_id: int, now: dt.datetime | None = None) -> CampaignRun | None:
+    """Invite a campaign's audience for its current scheduled run, set-based.
+
+    A handful of queries whatever the audience size: one for the audience, one for who was
+    surveyed recently, bulk inserts for invitations and skips. The run's (campaign, run_at)
+    key and the campaign row lock make a replay invite nobody twice. Returns None when nothing
+    was due (or the run had already happened).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update(of=("self",))
+            .select_related("survey")
+            .filter(pk=campaign_id)
+            .first()
+        )
+        if campaign is None or campaign.status != Campaign.Status.SCHEDULED:
+            return None
+        run_at = campaign.next_run_at or campaign.starts_at
+        survey = campaign.survey
+        if run_at > now or not survey.is_active:
+            return None
+        if not survey.is_open(now):
+            campaign.status = Campaign.Status.FINISHED
+            campaign.save(update_fields=["status"])
+            return None
+        try:
+            with transaction.atomic():
+                run = CampaignRun.objects.create(campaign=campaign, run_at=run_at, started_at=now)
+        except IntegrityError:
+            return None
+
+        audience = Contact.objects.filter(account__churned_at__isnull=True)
+        if campaign.audience == Campaign.Audience.ACCOUNTS:
+            audience = audience.filter(account__in=campaign.accounts.values("pk"))
+        recently_surveyed = set(
+            _recent_invitations(survey=survey, now=now)
+            .filter(contact__in=audience.values("pk"))
+            .values_list("contact_id", flat=True)
+            .distinct()
+        )
+        invited: list[tuple[int, int, str]] = []
+        skips: list[SendSkip] = []
+
+        def skip(contact_id: int, reason: str) -> None:
+            skips.append(
+                SendSkip(
+                    survey=survey, contact_id=contact_id, campaign=campaign, reason=reason, at=now
+                )
+            )
+
+        for contact_id, email, do_not_survey, locale in audience.order_by("pk").values_list(
+            "pk", "email", "do_not_survey", "locale"
+        ):
+            if not email:
+                skip(contact_id, SendSkip.Reason.NO_EMAIL)
+                continue
+            if do_not_survey:
+                skip(contact_id, SendSkip.Reason.DO_NOT_SURVEY)
+                continue
+            sampled, order = _in_sample(
+                campaign_id=campaign.pk, contact_id=contact_id, percent=campaign.sample_percent
+            )
+            if not sampled:
+                skip(contact_id, SendSkip.Reason.NOT_SAMPLED)
+                continue
+            if contact_id in recently_surveyed:
+                skip(contact_id, SendSkip.Reason.FATIGUE)
+                continue
+            invited.append((order, contact_id, locale if locale in LANGUAGES else "en"))
+
+        # Spread evenly over the window, in the sample's pseudo-random order, so the first
+        # day's sends are not all from the accounts created first.
+        invited.sort()
+        window = dt.timedelta(days=campaign.spread_days)
+        count = len(invited)
+        Invitation.objects.bulk_create(
+            [
+                Invitation(
+                    survey=survey,
+                    contact_id=contact_id,
+                    campaign=campaign,
+                    campaign_run=run,
+                    trigger=Invitation.Trigger.CAMPAIGN,
+                    token_hash=token_new()[1],
+                    language=language,
+                    scheduled_for=now + window * index / count,
+                    created_at=now,
+                )
+                for index, (_order, contact_id, language) in enumerate(invited)
+            ],
+            batch_size=1000,
+        )
+        SendSkip.objects.bulk_create(skips, batch_size=1000)
+
+        run.invited, run.skipped = count, len(skips)
+        run.save(update_fields=["invited", "skipped"])
+        if campaign.repeat_every_months:
+            next_run = add_months(run_at, campaign.repeat_every_months)
+            while next_run <= now:  # a long outage skips missed runs rather than bunching them
+                next_run = add_months(next_run, campaign.repeat_every_months)
+            campaign.next_run_at = next_run
+        else:
+            campaign.status = Campaign.Status.FINISHED
+        campaign.save(update_fields=["next_run_at", "status"])
+        return run
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+def _claim(*, invitation_id: int, filters: Q) -> Invitation | None:
+    """Lock one invitation for sending, skipping it if another worker holds it."""
+    return (
+        Invitation.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("survey", "contact", "contact__account")
+        .filter(filters, pk=invitation_id, revoked_at__isnull=True)
+        .first()
+    )
+
+
+def _refuse_at_send(invitation: Invitation, *, now) -> bool:
+    """Re-check the rules that can change while an invitation waits in the queue; a refused
+    invitation is revoked (never retried) and the reason logged."""
+    survey, contact = invitation.survey, invitation.contact
+    reason = None
+    if not survey.is_active or not survey.is_open(now):
+        reason = SendSkip.Reason.SURVEY_INACTIVE
+    elif not contact.email:
+        reason = SendSkip.Reason.NO_EMAIL
+    elif contact.do_not_survey:
+        reason = SendSkip.Reason.DO_NOT_SURVEY
+    if reason is None:
+        return False
+    _skip_log(
+        survey=survey, contact=contact, campaign_id=invitation.campaign_id, reason=reason, now=now
+    )
+    invitation.revoked_at = now
+    invitation.save(update_fields=["revoked_at"])
+    return True
+
+
+def invitation_send(*, invitation_id: int, now=None, connection=None) -> bool:
+    """Email one queued invitation with a freshly minted token; True if it was sent.
+
+    Each send is its own short transaction: the row is locked (``skip_locked``, so parallel
+    workers share the queue), the token minted, the email handed to the backend, and
+    ``sent_at`` committed right after. A worker killed mid-way leaves the row unsent and the
+    next run sends it; only a kill between handing over the email and the commit can send a
+    second copy.
+    """
+    from surveys.emails import invitation_email
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        invitation = _claim(invitation_id=invitation_id, filters=Q(sent_at__isnull=True))
+        if invitation is None or _refuse_at_send(invitation, now=now):
+            return False
+        token, digest = token_new()
+        message = invitation_email(invitation=invitation, token=token)
+        invitation.token_hash = digest
+        invitation.sent_at = now
+        invitation.expires_at = now + dt.timedelta(days=invitation.survey.expiry_days)
+        invitation.save(update_fields=["token_hash", "sent_at", "expires_at"])
+        (connection or get_connection()).send_messages([message])
+    return True
+
+
+def invitations_send_due(*, now=None, limit: int = 5000) -> int:
+    """Send queued invitations whose time has come, at most ``limit`` per call."""
+    now = now or timezone.now()
+    sent, after = 0, 0
+    with get_connection() as connection:
+        while sent < limit:
+            # Walk the queue by id, so rows another worker holds are passed over, not retried
+            # in a loop.
+            batch = list(
+                Invitation.objects.filter(
+                    sent_at__isnull=True,
+                    revoked_at__isnull=True,
+                    scheduled_for__lte=now,
+                    pk__gt=after,
+                )
+                .order_by("pk")
+                .values_list("pk", flat=True)[:SEND_BATCH_SIZE]
+            )
+            for invitation_id in batch:
+                if sent >= limit:
+                    break
+                if invitation_send(invitation_id=invitation_id, now=now, connection=connection):
+                    sent += 1
+            if len(batch) < SEND_BATCH_SIZE:
+                break
+            after = batch[-1]
+    return sent
+
+
+def _remindable(now) -> Q:
+    """Sent, unanswered, not yet reminded, still valid, and the contact still welcomes email."""
+    return (
+        Q(
+            sent_at__isnull=False,
+            reminded_at__isnull=True,
+            response__isnull=True,
+            expires_at__gt=now,
+            contact__do_not_survey=False,
+            survey__is_active=True,
+        )
+        & ~Q(contact__email="")
+        & (Q(survey__closes_at__isnull=True) | Q(survey__closes_at__gt=now))
+    )
+
+
+def invitation_remind(*, invitation_id: int, now=None, connection=None) -> bool:
+    """The one reminder to a non-responder. It carries a second token (so the first email's
+    link keeps working); ``reminded_at`` makes a second reminder impossible."""
+    from surveys.emails import invitation_email
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        invitation = _claim(
+            invitation_id=invitation_id,
+            filters=_remindable(now),
+        )
+        if invitation is None:
+            return False
+        token, digest = token_new()
+        message = invitation_email(invitation=invitation, token=token, reminder=True)
+        invitation.reminder_token_hash = digest
+        invitation.reminded_at = now
+        invitation.save(update_fields=["reminder_token_hash", "reminded_at"])
+        (connection or get_connection()).send_messages([message])
+    return True
+
+
+def invitations_remind_due(*, now=None, limit: int = 5000) -> int:
+    now = now or timezone.now()
+    reminded = 0
+    surveys = Survey.objects.filter(is_active=True, reminder_after_days__gt=0).filter(
+        Q(closes_at__isnull=True) | Q(closes_at__gt=now)
+    )
+    with get_connection() as connection:
+        for survey in surveys:  # a loop over surveys (a few), never over contacts
+            due = (
+                Invitation.objects.filter(
+                    _remindable(now),
+                    survey=survey,
+                    sent_at__lte=now - dt.timedelta(days=survey.reminder_after_days),
+                    revoked_at__isnull=True,
+                )
+                .order_by("sent_at", "pk")
+                .values_list("pk", flat=True)[: limit - reminded]
+            )
+            for invitation_id in list(due):
+                if invitation_remind(invitation_id=invitation_id, now=now, connection=connection):
+                    reminded += 1
+            if reminded >= limit:
+                break
+    return reminded
+
+
+def contact_unsubscribe(*, invitation: Invitation, now=None) -> None:
+    """Permanent do-not-survey for the invitation's contact (DESIGN.md §3)."""
+    now = now or timezone.now()
+    Contact.objects.filter(pk=invitation.contact_id).update(do_not_survey=True, updated_at=now)
+
+
+# --- responses ----------------------------------------------------------------------------
+
+
+class LinkGone(Exception):
+    """The link stopped being valid between showing the page and saving (revoked/expired)."""
+
+    def __init__(self, expired: bool):
+        super().__init__("expired" if expired else "unknown")
+        self.expired = expired
+
+
+class SurveyClosed(Exception):
+    """The survey no longer takes answers or edits."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A parsed submission. ``None`` means "not part of this form": the two-step page sends the
+    score first and the comment later."""
+
+    score: int | None = None
+    answers: dict | None = None
+    comment: str | None = None
+
+
+def _parse_int(raw, low: int, high: int) -> int | None:
+    try:
+        value = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return value if low <= value <= high else None
+
+
+def answer_parse(*, survey: Survey, data, with_score: bool, with_comment: bool) -> Answer:
+    """Validate a respondent's form. Raises ``ValidationError`` with a message per field, in
+    the active language."""
+    low, high = SCALES[survey.kind]
+    errors: dict[str, str] = {}
+    score = answers = comment = None
+    if with_score:
+        if survey.kind in (SurveyKind.NPS, SurveyKind.CSAT, SurveyKind.CES):
+            score = _parse_int(data.get("score"), low, high)
+            if score is None:
+                errors["score"] = _("Please choose a score from %(low)s to %(high)s.") % {
+                    "low": low,
+                    "high": high,
+                }
+            answers = {}
+        elif survey.kind == SurveyKind.CLI:
+            answers = {}
+            for key in item_keys(survey):
+                value = _parse_int(data.get(f"item-{key}"), low, high)
+                if value is None:
+                    errors[f"item-{key}"] = _(
+                        "Please answer this question with a score from %(low)s to %(high)s."
+                    ) % {"low": low, "high": high}
+                answers[key] = value
+        else:
+            answers = {}
+            for key in item_keys(survey):
+                pair = {}
+                for part in ("importance", "satisfaction"):
+                    value = _parse_int(data.get(f"{part}-{key}"), low, high)
+                    if value is None:
+                        errors[f"{part}-{key}"] = _("Please rate from %(low)s to %(high)s.") % {
+                            "low": low,
+                            "high": high,
+                        }
+                    pair[part] = value
+                answers[key] = pair
+    if with_comment:
+        comment = str(data.get("comment", "")).replace("\x00", "").strip()
+        if len(comment) > COMMENT_MAX_LENGTH:
+            errors["comment"] = _("Your comment is too long: at most %(max)s characters.") % {
+                "max": COMMENT_MAX_LENGTH
+            }
+    if errors:
+        raise ValidationError(errors)
+    return Answer(score=score, answers=answers, comment=comment)
+
+
+def response_save(
+    *, invitation_id: int, answer: Answer, language: str, now: dt.datetime | None = None
+) -> tuple[Response, bool]:
+    """Save a respondent's answer: the first one creates the response, later ones edit it
+    (each edit keeps what was there before). Returns ``(response, created)``.
+
+    The invitation row is locked first, so two simultaneous submits through one link make one
+    response and one edit, never two responses (the one-to-one constraint is the backstop).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("survey", "contact", "response")
+            .get(pk=invitation_id)
+        )
+        if invitation.revoked_at is not None:
+            raise LinkGone(expired=False)
+        if invitation.expires_at is not None and now >= invitation.expires_at:
+            raise LinkGone(expired=True)
+        survey = invitation.survey
+        if not survey.is_active or not survey.is_open(now):
+            raise SurveyClosed
+        try:
+            response = invitation.response
+        except Response.DoesNotExist:
+            response = None
+        if response is None:
+            response = Response.objects.create(
+                invitation=invitation,
+                survey=survey,
+                contact=invitation.contact,
+                account_id=invitation.contact.account_id,
+                score=answer.score,
+                answers=answer.answers or {},
+                comment=answer.comment or "",
+                language=language,
+                created_at=now,
+                updated_at=now,
+            )
+            created = True
+        else:
+            created = False
+            if not _response_apply(response=response, answer=answer, language=language, now=now):
+                return response, False
+        response_id = response.pk
+        transaction.on_commit(
+            lambda: response_saved.send(sender=Response, response_id=response_id, created=created)
+        )
+    return response, created
+
+
+def _response_apply(*, response: Response, answer: Answer, language: str, now) -> bool:
+    """Change a saved response; record an edit when a given answer changes. Adding the first
+    comment (the second step of the page) completes the answer rather than editing it."""
+    new_score = answer.score if answer.answers is not None else response.score
+    new_answers = answer.answers if answer.answers is not None else response.answers
+    new_comment = answer.comment if answer.comment is not None else response.comment
+    answer_changed = new_score != response.score or new_answers != response.answers
+    comment_changed = new_comment != response.comment
+    if not answer_changed and not comment_changed:
+        return False
+    if answer_changed or response.comment:
+        ResponseEdit.objects.create(
+            response=response,
+            previous_score=response.score,
+            previous_answers=response.answers,
+            previous_comment=response.comment,
+            edited_at=now,
+        )
+    response.score, response.answers, response.comment = new_score, new_answers, new_comment
+    response.language = language
+    response.updated_at = now
+    response.save(update_fields=["score", "answers", "comment", "language", "updated_at"])
+    return True
