@@ -340,6 +340,28 @@ def campaign_run(*, campaign_id: int, now: dt.datetime | None = None) -> Campaig
         return run
 
 
+def invitations_revoke(*, invitations, now=None) -> int:
+    """Kill links: a revoked token gets the same 404 as one that never existed."""
+    now = now or timezone.now()
+    return invitations.filter(revoked_at__isnull=True).update(revoked_at=now)
+
+
+def survey_texts_fill_defaults(*, survey: Survey) -> int:
+    """Give a survey an editable ``SurveyText`` row per language, starting from the built-in
+    texts; rows that exist are left alone. Returns how many were created."""
+    from surveys.defaults import default_texts_for
+    from surveys.models import SurveyText
+
+    existing = set(survey.texts.values_list("language", flat=True))
+    rows = [
+        SurveyText(survey=survey, language=language, **default_texts_for(survey.kind, language))
+        for language in LANGUAGES
+        if language not in existing
+    ]
+    SurveyText.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
 # --- sending ------------------------------------------------------------------------------
 
 
@@ -593,7 +615,7 @@ def response_save(
     with transaction.atomic():
         invitation = (
             Invitation.objects.select_for_update(of=("self",))
-            .select_related("survey", "contact", "response")
+            .select_related("survey", "contact")
             .get(pk=invitation_id)
         )
         if invitation.revoked_at is not None:
@@ -603,10 +625,9 @@ def response_save(
         survey = invitation.survey
         if not survey.is_active or not survey.is_open(now):
             raise SurveyClosed
-        try:
-            response = invitation.response
-        except Response.DoesNotExist:
-            response = None
+        # Read after taking the lock, in its own statement: a response committed by the
+        # submit we waited for is only visible to a statement that starts now.
+        response = Response.objects.filter(invitation_id=invitation.pk).first()
         if response is None:
             response = Response.objects.create(
                 invitation=invitation,

@@ -37,7 +37,11 @@ def make_survey(kind: str = "nps", **fields) -> Survey:
 
 
 def make_link(
-    survey: Survey | None = None, contact: Contact | None = None, *, sent_days_ago: float = 0, **fields
+    survey: Survey | None = None,
+    contact: Contact | None = None,
+    *,
+    sent_days_ago: float = 0,
+    **fields,
 ) -> tuple[Invitation, str]:
     """An invitation that was emailed ``sent_days_ago`` days ago, and its token."""
     survey = survey or make_survey()

@@ -1,0 +1,104 @@
+"""A respondent answers on a phone, in Norwegian, in a real browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from surveys.models import Response, ResponseEdit
+from tests.conftest import ARTIFACTS
+from tests.surveys.respond_factories import make_contact, make_link, make_survey
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 360, "height": 740}
+
+
+@pytest.fixture
+def phone(request, browser, live_server):
+    context = browser.new_context(
+        base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True, locale="en-GB"
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def no_horizontal_scroll(page) -> bool:
+    return page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+
+
+def choose(page, value: int) -> None:
+    """Tap a score button (the label of a real radio input)."""
+    page.locator(f"label.choice[for='q-score-{value}']").tap()
+
+
+def test_a_norwegian_contact_answers_comments_and_edits_on_a_phone(phone):
+    _invitation, token = make_link(make_survey("nps"), make_contact(locale="nb"))
+    phone.goto(f"/s/{token}/?score=9")
+    assert phone.locator("html").get_attribute("lang") == "nb"
+    question = "Hvor sannsynlig er det at du vil anbefale oss til en venn eller kollega?"
+    assert phone.get_by_role("heading", name=question).is_visible()
+    assert phone.get_by_role("radio", name="9", exact=True).is_checked()  # from the email
+    assert no_horizontal_scroll(phone)
+
+    choose(phone, 9)
+    # Keyboard: arrows move the choice, and the focused button shows a visible outline.
+    phone.keyboard.press("ArrowRight")
+    assert phone.get_by_role("radio", name="10", exact=True).is_checked()
+    outline = phone.locator("label[for='q-score-10']").evaluate(
+        "el => getComputedStyle(el).outlineStyle"
+    )
+    assert outline == "solid"
+    phone.keyboard.press("ArrowLeft")
+    assert phone.get_by_role("radio", name="9", exact=True).is_checked()
+    assert Response.objects.count() == 0  # nothing is saved before the respondent sends
+    phone.get_by_role("button", name="Send").tap()
+
+    phone.wait_for_url(re.compile(r"/more/"))
+    assert phone.get_by_text("Takk, svaret ditt er lagret.").is_visible()
+    assert no_horizontal_scroll(phone)
+    comment = phone.get_by_label(re.compile("Hva setter du mest pris på hos oss"))
+    comment.fill("Rask og hyggelig kundestøtte.")
+    phone.get_by_role("button", name="Send").tap()
+
+    phone.wait_for_url(re.compile(r"/thanks/"))
+    assert phone.get_by_role("heading", name="Tusen takk!").is_visible()
+    assert phone.get_by_text("9 av 10").is_visible()
+    assert phone.get_by_text("Rask og hyggelig kundestøtte.").is_visible()
+    assert no_horizontal_scroll(phone)
+
+    phone.get_by_role("link", name="Endre svaret ditt").tap()
+    phone.wait_for_url(re.compile(r"/s/[^/]+/\?lang=nb$"))
+    assert phone.get_by_role("radio", name="9", exact=True).is_checked()
+    choose(phone, 10)
+    phone.get_by_label(re.compile("Hva setter du mest pris på")).fill("Enda bedre enn jeg trodde.")
+    assert no_horizontal_scroll(phone)
+    phone.get_by_role("button", name="Lagre endringene").tap()
+
+    phone.wait_for_url(re.compile(r"/thanks/"))
+    assert phone.get_by_role("heading", name="Tusen takk!").is_visible()
+    assert phone.get_by_text("10 av 10").is_visible()
+    assert phone.get_by_text("Takk for svaret! Det hjelper oss å bli bedre.").is_visible()
+
+    saved = Response.objects.get()
+    assert (saved.score, saved.comment, saved.language) == (10, "Enda bedre enn jeg trodde.", "nb")
+    edit = ResponseEdit.objects.get()
+    assert (edit.previous_score, edit.previous_comment) == (9, "Rask og hyggelig kundestøtte.")
+
+
+def test_the_csi_grid_fits_a_phone_and_switches_language(phone):
+    _invitation, token = make_link(make_survey("csi"), make_contact(locale="nb"))
+    phone.goto(f"/s/{token}/")
+    assert no_horizontal_scroll(phone)
+    phone.get_by_role("navigation", name="Språk").get_by_role("link", name="Русский").tap()
+    phone.wait_for_url(re.compile(r"\?lang=ru$"))
+    assert phone.locator("html").get_attribute("lang") == "ru"
+    assert phone.get_by_role("group", name="Цена").is_visible()
+    assert no_horizontal_scroll(phone)

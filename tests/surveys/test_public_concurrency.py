@@ -1,0 +1,98 @@
+"""Two submits through one link at the same moment make one response (PostgreSQL, threads)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test import Client
+
+from surveys.models import Response, ResponseEdit
+from surveys.services import Answer, response_save
+from tests.surveys.respond_factories import make_link
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def run_together(*jobs):
+    barrier = threading.Barrier(len(jobs))
+    results, errors = [None] * len(jobs), []
+
+    def run(index, job):
+        try:
+            barrier.wait()
+            results[index] = job()
+        except Exception as exc:  # reported below, never swallowed
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    return results
+
+
+def test_two_simultaneous_first_answers_through_the_page_make_one_response():
+    links = [make_link() for _ in range(8)]
+    for _invitation, token in links:
+        statuses = run_together(
+            lambda token=token: Client().post(f"/s/{token}/", {"step": "score", "score": "9"}),
+            lambda token=token: Client().post(f"/s/{token}/", {"step": "score", "score": "4"}),
+        )
+        assert [s.status_code for s in statuses] == [302, 302]
+    assert Response.objects.count() == 8
+    # The second submit of each pair edited the first one's answer: both are kept.
+    assert ResponseEdit.objects.count() == 8
+    for response in Response.objects.prefetch_related("edits"):
+        assert {response.score, response.edits.get().previous_score} == {9, 4}
+
+
+def test_the_second_save_waits_for_the_first_and_becomes_an_edit():
+    invitation, _token = make_link()
+    original_create = Response.objects.create
+    inside = threading.Event()
+
+    def slow_create(**kwargs):
+        inside.set()
+        time.sleep(0.3)  # hold the row lock while the other thread tries to save
+        return original_create(**kwargs)
+
+    def first():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Response.objects, "create", slow_create)
+            return response_save(
+                invitation_id=invitation.pk, answer=Answer(9, {}, None), language="en"
+            )
+
+    def second():
+        inside.wait(5)
+        return response_save(invitation_id=invitation.pk, answer=Answer(2, {}, None), language="en")
+
+    (_r1, created1), (_r2, created2) = run_together(first, second)
+    assert (created1, created2) == (True, False)
+    response = Response.objects.get()
+    assert response.score == 2
+    assert response.edits.get().previous_score == 9
+
+
+def test_the_database_refuses_a_second_response_for_one_invitation():
+    invitation, _token = make_link()
+    fields = {
+        "invitation": invitation,
+        "survey": invitation.survey,
+        "contact": invitation.contact,
+        "account": invitation.contact.account,
+        "score": 5,
+    }
+    Response.objects.create(**fields)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Response.objects.create(**fields)
