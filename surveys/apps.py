@@ -10,6 +10,14 @@ class SurveysConfig(AppConfig):
 
         ticket_closed.connect(_on_ticket_closed, dispatch_uid="surveys.send_after_ticket_close")
 
+        from customers.timeline import register_source
+        from surveys.receivers import on_response_saved
+        from surveys.selectors import account_timeline
+        from surveys.signals import response_saved
+
+        response_saved.connect(on_response_saved, dispatch_uid="surveys.close_the_loop")
+        register_source("surveys", account_timeline)
+
 
 def _on_ticket_closed(sender, ticket_id: int, **kwargs) -> None:
     """Transactional surveys (CSAT/CSI) follow a closed ticket; the work happens in a task,

@@ -1,0 +1,100 @@
+"""Staff forms for results and follow-ups. They validate input and name the field at fault;
+the writes themselves happen in ``surveys.services``."""
+
+from __future__ import annotations
+
+from django import forms
+
+from customers.models import LifecycleStage
+from surveys import metrics
+from surveys.models import Survey, Tag
+from surveys.selectors import DEFAULT_PERIOD, ResponseFilters
+from surveys.services import FOLLOW_UP_NOTE_MAX_LENGTH, TAG_NAME_MAX_LENGTH
+
+PERIOD_CHOICES = [
+    ("30", "Last 30 days"),
+    ("90", "Last 90 days"),
+    ("365", "Last 12 months"),
+    ("all", "All time"),
+    ("custom", "From – to"),
+]
+SHOW_CHOICES = [("comments", "Answers with a comment"), ("all", "All answers")]
+
+
+class ResponseFilterForm(forms.Form):
+    """The results page's filters, read from the query string (so every view is a URL)."""
+
+    category = forms.ChoiceField(required=False)
+    account = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    plan = forms.ChoiceField(required=False, label="Plan")
+    stage = forms.ChoiceField(
+        required=False,
+        label="Lifecycle stage",
+        choices=[("", "Any stage"), *LifecycleStage.choices],
+    )
+    period = forms.ChoiceField(required=False, choices=PERIOD_CHOICES)
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    tag = forms.ModelChoiceField(
+        queryset=Tag.objects.order_by("name"),
+        required=False,
+        to_field_name="name",
+        empty_label="Any tag",
+    )
+    q = forms.CharField(required=False, max_length=200, label="Search comments and accounts")
+    show = forms.ChoiceField(required=False, choices=SHOW_CHOICES)
+
+    def __init__(self, data=None, *, survey: Survey, plans: list[str]):
+        super().__init__(data)
+        categories = metrics.CATEGORY_LABELS.get(survey.kind, {})
+        self.fields["category"].choices = [("", "Every answer"), *categories.items()]
+        self.fields["category"].label = "Category"
+        self.has_categories = bool(categories)
+        self.fields["plan"].choices = [("", "Any plan"), *((p, p) for p in plans)]
+
+    def clean(self):
+        cleaned = super().clean()
+        date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
+        if date_from or date_to:
+            # Picking a date means "this range", whatever the period select still says.
+            cleaned["period"] = "custom"
+        if date_from and date_to and date_from > date_to:
+            self.add_error("date_to", "The end date is before the start date.")
+        return cleaned
+
+    def filters(self) -> ResponseFilters:
+        """The valid part of the input: a bad field is reported and ignored, not fatal."""
+        data = getattr(self, "cleaned_data", {})
+        return ResponseFilters(
+            category=data.get("category") or "",
+            account_id=data.get("account"),
+            plan=data.get("plan") or "",
+            stage=data.get("stage") or "",
+            period=data.get("period") or DEFAULT_PERIOD,
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to") if "date_to" not in self.errors else None,
+            tag=data.get("tag"),
+            search=(data.get("q") or "").strip(),
+            comments_only=(data.get("show") or "comments") == "comments",
+        )
+
+
+class FollowUpHandleForm(forms.Form):
+    note = forms.CharField(
+        label="What did you do?",
+        max_length=FOLLOW_UP_NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Write a note on what you did: it is required."},
+    )
+
+
+class TagAddForm(forms.Form):
+    name = forms.CharField(
+        label="Add a tag",
+        max_length=TAG_NAME_MAX_LENGTH,
+        error_messages={"required": "Give the tag a name."},
+    )

@@ -1,0 +1,477 @@
+"""Set-based reads for survey results and follow-ups.
+
+Every figure is one aggregate query whatever the number of responses: counts per score value
+with conditional ``COUNT``, CLI and CSI items summed straight out of the JSON answers (portable
+key transforms: ``->>`` on PostgreSQL, ``JSON_EXTRACT`` on SQLite). ``surveys.metrics`` turns
+those totals into scores, so the arithmetic lives in one tested place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.db.models import Count, IntegerField, Prefetch, Q, QuerySet, Sum
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Cast, Coalesce, TruncMonth
+from django.db.models.lookups import Exact
+from django.urls import reverse
+from django.utils import timezone
+
+from customers.models import Account
+from customers.timeline import TimelineItem
+from surveys import metrics
+from surveys.models import (
+    CLI_ITEMS,
+    SCALES,
+    FollowUp,
+    Invitation,
+    Response,
+    Survey,
+    SurveyKind,
+    Tag,
+)
+
+SCORED_KINDS = (SurveyKind.NPS, SurveyKind.CSAT, SurveyKind.CES)
+PERIOD_DAYS = {"30": 30, "90": 90, "365": 365}
+DEFAULT_PERIOD = "365"
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResponseFilters:
+    """What the results page is narrowed to; every field comes from the URL.
+
+    ``period`` is "30", "90", "365" (days back from now), "all", or "custom" with
+    ``date_from`` / ``date_to`` (inclusive days, UTC). A segment is the account's plan or
+    lifecycle stage until saved segments exist.
+    """
+
+    category: str = ""
+    account_id: int | None = None
+    plan: str = ""
+    stage: str = ""
+    period: str = DEFAULT_PERIOD
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    tag: Tag | None = None
+    search: str = ""
+    comments_only: bool = True
+
+    def window(self, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
+        if self.period in PERIOD_DAYS:
+            return now - dt.timedelta(days=PERIOD_DAYS[self.period]), None
+        if self.period == "custom":
+            start = end = None
+            if self.date_from:
+                start = dt.datetime.combine(self.date_from, dt.time.min, tzinfo=dt.UTC)
+            if self.date_to:
+                end = dt.datetime.combine(self.date_to, dt.time.min, tzinfo=dt.UTC)
+                end += dt.timedelta(days=1)
+            return start, end
+        return None, None
+
+
+def _account_q(filters: ResponseFilters, prefix: str) -> Q:
+    q = Q()
+    if filters.account_id:
+        q &= Q(**{f"{prefix}_id": filters.account_id})
+    if filters.plan:
+        q &= Q(**{f"{prefix}__plan": filters.plan})
+    if filters.stage:
+        q &= Q(**{f"{prefix}__stage": filters.stage})
+    return q
+
+
+def category_q(kind: str, category: str) -> Q:
+    low, high = metrics.CATEGORIES.get(kind, {}).get(category, (None, None))
+    if low is None:
+        return Q()
+    return Q(score__gte=low, score__lte=high)
+
+
+def responses_filtered(
+    *,
+    survey: Survey,
+    filters: ResponseFilters,
+    now: dt.datetime | None = None,
+    for_scores: bool = False,
+) -> QuerySet[Response]:
+    """The survey's responses narrowed by the filters. ``for_scores`` leaves out the filters
+    that only make sense for the comments list (category, "with a comment", search): a score
+    of the detractors alone would always be −100."""
+    now = now or timezone.now()
+    qs = Response.objects.filter(survey=survey).filter(_account_q(filters, "account"))
+    start, end = filters.window(now)
+    if start:
+        qs = qs.filter(created_at__gte=start)
+    if end:
+        qs = qs.filter(created_at__lt=end)
+    if filters.tag is not None:
+        qs = qs.filter(tags=filters.tag)
+    if not for_scores:
+        if filters.category:
+            qs = qs.filter(category_q(survey.kind, filters.category))
+        if filters.comments_only:
+            qs = qs.exclude(comment="")
+        if filters.search:
+            qs = qs.filter(
+                Q(comment__icontains=filters.search) | Q(account__name__icontains=filters.search)
+            )
+    return qs
+
+
+# --- aggregates per kind ----------------------------------------------------------------------
+
+
+def _json_int(*path: str):
+    """An integer inside ``answers``; keys are passed as values, never spliced into SQL."""
+    expression = "answers"
+    for key in path[:-1]:
+        expression = KeyTransform(key, expression)
+    return Cast(KeyTextTransform(path[-1], expression), IntegerField())
+
+
+def _criteria_of(survey: Survey) -> list[str]:
+    return list(CLI_ITEMS) if survey.kind == SurveyKind.CLI else survey.criteria
+
+
+def _aggregates(kind: str, criteria: list[str]) -> dict:
+    """Aggregate expressions whose results ``_summarise`` turns into a score. Aliases are
+    positional (``i0_sum``) because CSI criterion keys are admin-typed strings."""
+    aggs: dict = {"n": Count("pk")}
+    low, high = SCALES[kind]
+    if kind in SCORED_KINDS:
+        for value in range(low, high + 1):
+            aggs[f"v{value}"] = Count("pk", filter=Q(score=value))
+    elif kind == SurveyKind.CLI:
+        for i, item in enumerate(criteria):
+            answer = _json_int(item)
+            aggs[f"i{i}_sum"] = Sum(answer)
+            aggs[f"i{i}_n"] = Count(answer)
+            for value in range(low, high + 1):
+                aggs[f"i{i}_v{value}"] = Count("pk", filter=Q(Exact(answer, value)))
+    else:
+        for i, key in enumerate(criteria):
+            importance, satisfaction = _json_int(key, "importance"), _json_int(key, "satisfaction")
+            aggs[f"i{i}_imp_sum"] = Sum(importance)
+            aggs[f"i{i}_imp_n"] = Count(importance)
+            aggs[f"i{i}_sat_sum"] = Sum(satisfaction)
+            aggs[f"i{i}_sat_n"] = Count(satisfaction)
+    return aggs
+
+
+@dataclass(frozen=True)
+class Summary:
+    kind: str
+    responses: int
+    score: Decimal | None  # the headline: NPS, CSAT %, CES % agree, CLI or CSI
+    margin: Decimal | None = None  # NPS only
+    mean: Decimal | None = None  # CSAT and CES
+    distribution: dict[int, int] | None = None  # count per score value (CLI: all items pooled)
+    result: object = None  # the metrics.*Result behind it, for details
+
+
+def _summarise(kind: str, criteria: list[str], row: dict) -> Summary:
+    low, high = SCALES[kind]
+    n = row.get("n") or 0
+    if kind in SCORED_KINDS:
+        counts = {v: row.get(f"v{v}") or 0 for v in range(low, high + 1)}
+        if kind == SurveyKind.NPS:
+            result = metrics.nps_from_distribution(counts)
+            return Summary(
+                kind, result.responses, result.score, result.margin, None, counts, result
+            )
+        share = (
+            metrics.csat_from_distribution
+            if kind == SurveyKind.CSAT
+            else metrics.ces_from_distribution
+        )(counts)
+        return Summary(kind, share.responses, share.percent, None, share.mean, counts, share)
+    if kind == SurveyKind.CLI:
+        items = {
+            item: metrics.ItemTotal(row.get(f"i{i}_sum") or 0, row.get(f"i{i}_n") or 0)
+            for i, item in enumerate(criteria)
+        }
+        pooled = {
+            v: sum(row.get(f"i{i}_v{v}") or 0 for i in range(len(criteria)))
+            for v in range(low, high + 1)
+        }
+        result = metrics.cli_from_totals(responses=n, items=items)
+        return Summary(kind, n, result.score, distribution=pooled, result=result)
+    totals = {
+        key: metrics.CriterionTotal(
+            importance=metrics.ItemTotal(
+                row.get(f"i{i}_imp_sum") or 0, row.get(f"i{i}_imp_n") or 0
+            ),
+            satisfaction=metrics.ItemTotal(
+                row.get(f"i{i}_sat_sum") or 0, row.get(f"i{i}_sat_n") or 0
+            ),
+        )
+        for i, key in enumerate(criteria)
+    }
+    result = metrics.csi_from_totals(responses=n, criteria=totals)
+    return Summary(kind, n, result.score, result=result)
+
+
+def survey_summary(
+    *, survey: Survey, filters: ResponseFilters, now: dt.datetime | None = None
+) -> Summary:
+    """The headline score of the filtered responses. One aggregate query."""
+    criteria = _criteria_of(survey)
+    qs = responses_filtered(survey=survey, filters=filters, now=now, for_scores=True)
+    row = qs.order_by().aggregate(**_aggregates(survey.kind, criteria))
+    return _summarise(survey.kind, criteria, row)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    month: dt.date
+    responses: int
+    score: Decimal | None
+    margin: Decimal | None
+
+
+def survey_trend(
+    *, survey: Survey, filters: ResponseFilters, now: dt.datetime | None = None
+) -> list[TrendPoint]:
+    """The score per calendar month (UTC). One grouped query."""
+    criteria = _criteria_of(survey)
+    qs = responses_filtered(survey=survey, filters=filters, now=now, for_scores=True)
+    rows = (
+        qs.annotate(month=TruncMonth("created_at", tzinfo=dt.UTC))
+        .order_by()
+        .values("month")
+        .annotate(**_aggregates(survey.kind, criteria))
+        .order_by("month")
+    )
+    points = []
+    for row in rows:
+        summary = _summarise(survey.kind, criteria, row)
+        month = row["month"]
+        points.append(
+            TrendPoint(
+                month=month.date() if isinstance(month, dt.datetime) else month,
+                responses=summary.responses,
+                score=summary.score,
+                margin=summary.margin,
+            )
+        )
+    return points
+
+
+@dataclass(frozen=True)
+class ResponseRate:
+    sent: int
+    answered: int
+
+    @property
+    def percent(self) -> Decimal | None:
+        if not self.sent:
+            return None
+        return (Decimal(100 * self.answered) / self.sent).quantize(Decimal("1"))
+
+
+def survey_response_rate(
+    *, survey: Survey, filters: ResponseFilters, now: dt.datetime | None = None
+) -> ResponseRate:
+    """Of the invitations sent in the period (to the filtered accounts), the share answered.
+    Counting answers to the invitations sent, not answers arriving in the period, keeps the
+    rate at or below 100 % at the period's edges."""
+    now = now or timezone.now()
+    qs = Invitation.objects.filter(survey=survey, sent_at__isnull=False).filter(
+        _account_q(filters, "contact__account")
+    )
+    start, end = filters.window(now)
+    if start:
+        qs = qs.filter(sent_at__gte=start)
+    if end:
+        qs = qs.filter(sent_at__lt=end)
+    row = qs.order_by().aggregate(sent=Count("pk"), answered=Count("response"))
+    return ResponseRate(sent=row["sent"], answered=row["answered"])
+
+
+def survey_comments(
+    *, survey: Survey, filters: ResponseFilters, now: dt.datetime | None = None
+) -> QuerySet[Response]:
+    """The comments list, newest first, with what each row shows fetched up front."""
+    return (
+        responses_filtered(survey=survey, filters=filters, now=now)
+        .select_related("survey", "account", "contact", "follow_up")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+        .order_by("-created_at", "-id")
+    )
+
+
+def responses_for_export(
+    *, survey: Survey, filters: ResponseFilters, now: dt.datetime | None = None
+) -> Iterator[Response]:
+    """Every filtered response (with or without a comment), streamed in chunks."""
+    qs = (
+        responses_filtered(survey=survey, filters=filters, now=now)
+        .select_related("account", "contact")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+        .order_by("created_at", "id")
+    )
+    return qs.iterator(chunk_size=2000)
+
+
+def plans_in_use() -> list[str]:
+    """The plans accounts are on, for the segment filter (indexed column, DISTINCT)."""
+    return list(
+        Account.objects.exclude(plan="").order_by("plan").values_list("plan", flat=True).distinct()
+    )
+
+
+# --- the survey list ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurveyRow:
+    survey: Survey
+    summary: Summary
+
+
+def survey_index(*, now: dt.datetime | None = None, days: int = 365) -> list[SurveyRow]:
+    """Every survey with its responses and headline score over the last ``days``: one query
+    for the surveys and one grouped aggregate per kind that has surveys (at most four)."""
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=days)
+    surveys = list(Survey.objects.order_by("name"))
+    rows_by_survey: dict[int, dict] = {}
+    scored = [s.pk for s in surveys if s.kind in SCORED_KINDS]
+    if scored:
+        # Every scored kind shares the 0–10 range of values, so one query counts them all.
+        aggs = _aggregates(SurveyKind.NPS, [])
+        for row in (
+            Response.objects.filter(survey_id__in=scored, created_at__gte=since)
+            .order_by()
+            .values("survey_id")
+            .annotate(**aggs)
+        ):
+            rows_by_survey[row["survey_id"]] = row
+    for kind in (SurveyKind.CLI, SurveyKind.CSI):
+        of_kind = [s for s in surveys if s.kind == kind]
+        if not of_kind:
+            continue
+        keys = sorted({key for s in of_kind for key in _criteria_of(s)})
+        for row in (
+            Response.objects.filter(survey__in=of_kind, created_at__gte=since)
+            .order_by()
+            .values("survey_id")
+            .annotate(**_aggregates(kind, keys))
+        ):
+            survey = next(s for s in of_kind if s.pk == row["survey_id"])
+            # Re-key the union's columns to this survey's own criteria.
+            own = _criteria_of(survey)
+            rows_by_survey[survey.pk] = _rekey(row, keys, own)
+    return [
+        SurveyRow(s, _summarise(s.kind, _criteria_of(s), rows_by_survey.get(s.pk, {})))
+        for s in surveys
+    ]
+
+
+def _rekey(row: dict, union: list[str], own: list[str]) -> dict:
+    out = {"n": row["n"]}
+    for j, key in enumerate(own):
+        i = union.index(key)
+        for name, value in row.items():
+            prefix = f"i{i}_"
+            if name.startswith(prefix):
+                out[f"i{j}_{name[len(prefix) :]}"] = value
+    return out
+
+
+# --- follow-ups --------------------------------------------------------------------------------
+
+
+def follow_ups_list(*, owner=None, status: str = FollowUp.Status.OPEN) -> QuerySet[FollowUp]:
+    """Follow-ups, oldest open first (the ones waiting longest), with what a row shows."""
+    qs = FollowUp.objects.select_related(
+        "account", "owner", "handled_by", "response__survey", "response__contact"
+    )
+    if owner is not None:
+        qs = qs.filter(owner=owner)
+    if status in FollowUp.Status.values:
+        qs = qs.filter(status=status)
+    if status == FollowUp.Status.OPEN:
+        return qs.order_by("created_at", "id")
+    return qs.order_by("-created_at", "-id")
+
+
+def follow_ups_open_for(*, user, limit: int = 5) -> tuple[list[FollowUp], int]:
+    """The user's open follow-ups for the home page: the oldest few and how many in all."""
+    qs = follow_ups_list(owner=user, status=FollowUp.Status.OPEN)
+    return list(qs[:limit]), qs.count()
+
+
+# --- the account timeline ------------------------------------------------------------------
+
+EXCERPT_LENGTH = 240
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1] + "…"
+
+
+def account_timeline(account: Account, *, limit: int = 50) -> list[TimelineItem]:
+    """The ``surveys`` source of the account 360 timeline: answers (score and comment) and
+    follow-ups (opened, handled). Two queries, each bounded by ``limit``."""
+    items: list[TimelineItem] = []
+    responses = (
+        Response.objects.filter(account=account)
+        .select_related("survey", "contact")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    for response in responses:
+        kind = response.survey.kind
+        value = metrics.respondent_score(kind, response.score, response.answers)
+        label = SurveyKind(kind).name
+        shown = "—" if value is None else f"{value.normalize():f}"
+        results_url = reverse("surveys:results", args=[response.survey.slug])
+        items.append(
+            TimelineItem(
+                at=response.created_at,
+                kind="survey_response",
+                title=f"{label} {shown} from {response.contact} ({response.survey.name})",
+                body=_excerpt(response.comment),
+                url=f"{results_url}?{urlencode({'account': account.pk, 'show': 'all'})}",
+                extra={
+                    "survey": response.survey.slug,
+                    "score": value,
+                    "category": metrics.category(kind, response.score),
+                },
+            )
+        )
+    follow_ups = (
+        FollowUp.objects.filter(account=account)
+        .select_related("owner", "handled_by")
+        .order_by(Coalesce("handled_at", "created_at").desc(), "-id")[:limit]
+    )
+    follow_ups_url = reverse("surveys:follow_ups")
+    for follow_up in follow_ups:
+        items.append(
+            TimelineItem(
+                at=follow_up.created_at,
+                kind="follow_up_opened",
+                title=f"Follow-up opened: {follow_up.reason}",
+                body=f"For {follow_up.owner or 'nobody (the account has no owner)'}",
+                url=f"{follow_ups_url}?{urlencode({'owner': 'all', 'status': 'all'})}",
+            )
+        )
+        if follow_up.status == FollowUp.Status.HANDLED and follow_up.handled_at:
+            items.append(
+                TimelineItem(
+                    at=follow_up.handled_at,
+                    kind="follow_up_handled",
+                    title=f"Follow-up handled by {follow_up.handled_by or 'a former user'}",
+                    body=_excerpt(follow_up.handled_note),
+                )
+            )
+    return items
