@@ -1,0 +1,67 @@
+"""Plotly figures for the account page, built server-side so the browser only draws them.
+
+Each function returns the figure as a plain dict (``data`` and ``layout``); templates embed it
+with ``json_script``, which escapes it for HTML, and ``customers/charts.js`` hands it to
+plotly.js. Event types and plan names come from customers' systems, so they are data, never
+markup.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import plotly.graph_objects as go
+
+_LAYOUT = {
+    "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
+    "height": 280,
+    "paper_bgcolor": "rgba(0,0,0,0)",
+    "plot_bgcolor": "rgba(0,0,0,0)",
+    "font": {"family": "system-ui, sans-serif", "size": 12},
+    "legend": {"orientation": "h", "y": -0.2},
+}
+
+
+def _as_dict(fig: go.Figure) -> dict[str, Any]:
+    # to_json() knows dates and Decimals; json.loads gives json_script a plain structure.
+    return json.loads(fig.to_json())
+
+
+def revenue_figure(series: dict[str, Any]) -> dict[str, Any]:
+    """MRR as a step line: each change holds until the next."""
+    points = series["points"]
+    fig = go.Figure(
+        go.Scatter(
+            x=[at.isoformat() for at, *_ in points],
+            y=[mrr for _, mrr, *_ in points],
+            mode="lines+markers",
+            line={"shape": "hv", "color": "#0b5cad"},
+            name=f"MRR ({series['currency']})",
+            customdata=[plan or "—" for *_, plan in points],
+            meta=series["currency"],
+            hovertemplate="%{x|%Y-%m-%d}<br>%{y:,.2f} %{meta}<br>plan %{customdata}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **_LAYOUT, yaxis={"title": {"text": series["currency"]}, "rangemode": "tozero"}
+    )
+    return _as_dict(fig)
+
+
+def usage_figure(series: dict[str, Any]) -> dict[str, Any]:
+    """Events per day, stacked by type."""
+    days = [day.isoformat() for day in series["days"]]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=days,
+                y=counts,
+                name=kind,
+                hovertemplate="%{x}: %{y}<extra>%{fullData.name}</extra>",
+            )
+            for kind, counts in series["series"].items()
+        ]
+    )
+    fig.update_layout(**_LAYOUT, barmode="stack", yaxis={"title": {"text": "events"}})
+    return _as_dict(fig)
