@@ -202,8 +202,8 @@ def _export_rows(survey: Survey, responses: Iterable[Response]) -> Iterator[str]
 
 @require_GET
 def results_export(request: HttpRequest, slug: str) -> HttpResponse:
-    """The filtered answers as CSV (all of them, with or without a comment unless the filter
-    says otherwise), streamed in chunks so a big survey never sits in memory."""
+    """The answers as filtered on the page (``show=all`` includes those without a comment),
+    streamed in chunks so a big survey never sits in memory."""
     survey = get_object_or_404(Survey, slug=slug)
     form = ResponseFilterForm(request.GET, survey=survey, plans=selectors.plans_in_use())
     if not form.is_valid():
