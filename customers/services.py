@@ -4,6 +4,11 @@ and the demo seeder all come through here so the invariants hold whoever writes.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -16,6 +21,7 @@ from django.utils import timezone
 
 from customers.models import (
     Account,
+    ApiKey,
     ExchangeRate,
     LifecycleStage,
     Note,
@@ -26,27 +32,54 @@ from customers.models import (
 
 CENT = Decimal("0.01")
 NOTE_MAX_LENGTH = 10_000
+MRR_LIMIT = Decimal("1000000000000")  # RevenueChange.mrr holds 14 digits, 2 after the point
 
 
 def money(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def currency_to_base(*, amount: Decimal, currency: str, on: dt.date) -> Decimal:
+# currency -> [(valid_from, per_base)] sorted by date; see exchange_rates_load.
+RateTable = dict[str, list[tuple[dt.date, Decimal]]]
+_RATE_MAX = Decimal("Infinity")
+
+
+def exchange_rates_load(*, currencies: Iterable[str]) -> RateTable:
+    """Every rate of the given currencies in one query, for converting a batch of amounts."""
+    table: RateTable = {}
+    rows = (
+        ExchangeRate.objects.filter(currency__in={c.upper() for c in currencies})
+        .order_by("currency", "valid_from")
+        .values_list("currency", "valid_from", "per_base")
+    )
+    for currency, valid_from, per_base in rows:
+        table.setdefault(currency, []).append((valid_from, per_base))
+    return table
+
+
+def currency_to_base(
+    *, amount: Decimal, currency: str, on: dt.date, rates: RateTable | None = None
+) -> Decimal:
     """Convert ``amount`` into the base currency with the rate in force on ``on``.
 
     A missing rate is an error, not a silent 1:1, because a wrong MRR is worse than a refused row.
+    ``rates`` (from :func:`exchange_rates_load`) spares a query per amount in batches.
     """
     currency = currency.upper()
     base = settings.TENURE_BASE_CURRENCY
     if currency == base:
         return money(amount)
-    rate = (
-        ExchangeRate.objects.filter(currency=currency, valid_from__lte=on)
-        .order_by("-valid_from")
-        .values_list("per_base", flat=True)
-        .first()
-    )
+    if rates is None:
+        rate = (
+            ExchangeRate.objects.filter(currency=currency, valid_from__lte=on)
+            .order_by("-valid_from")
+            .values_list("per_base", flat=True)
+            .first()
+        )
+    else:
+        table = rates.get(currency, [])
+        index = bisect_right(table, (on, _RATE_MAX))
+        rate = table[index - 1][1] if index else None
     if rate is None:
         raise ValidationError(
             {"currency": f"No exchange rate from {currency} to {base} on or before {on}."}
@@ -107,7 +140,18 @@ def accounts_refresh_revenue(*, accounts=None, now: dt.datetime | None = None) -
     )
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class RevenueChangeInput:
+    """One dated MRR change to record, in the account's currency."""
+
+    account_id: int
+    mrr: Decimal
+    effective_at: dt.datetime
+    kind: str | None = None
+    plan: str = ""
+    external_id: str | None = None
+
+
 def revenue_change_record(
     *,
     account: Account,
@@ -121,37 +165,106 @@ def revenue_change_record(
 
     ``kind`` is inferred from the previous MRR when not given (0 → paid is a start or a
     reactivation, paid → 0 a cancellation), so importers cannot contradict the numbers.
+    The rules live in :func:`revenue_changes_record`; this is its batch of one.
     """
-    if timezone.is_naive(effective_at):
-        raise ValidationError({"effective_at": "Timestamps must carry a timezone."})
-    mrr = money(mrr)
-    if mrr < 0:
-        raise ValidationError({"mrr": "MRR cannot be negative."})
-    account = Account.objects.select_for_update().get(pk=account.pk)
-    previous = (
-        RevenueChange.objects.filter(account=account, effective_at__lte=effective_at)
-        .order_by("-effective_at", "-id")
-        .first()
-    )
-    inferred = _infer_kind(previous=previous, account=account, mrr=mrr)
-    if kind is None:
-        kind = inferred
-    elif kind not in RevenueKind.values:
-        raise ValidationError({"kind": f"Unknown revenue change kind {kind!r}."})
-    if kind == RevenueKind.CANCELLED and mrr != 0:
-        raise ValidationError({"mrr": "A cancellation sets MRR to 0."})
-    change = RevenueChange.objects.create(
-        account=account,
-        external_id=external_id or None,
-        kind=kind,
-        effective_at=effective_at,
+    change = RevenueChangeInput(
+        account_id=account.pk,
         mrr=mrr,
-        currency=account.currency,
-        mrr_base=currency_to_base(amount=mrr, currency=account.currency, on=effective_at.date()),
+        effective_at=effective_at,
+        kind=kind,
         plan=plan,
+        external_id=external_id,
     )
-    accounts_refresh_revenue(accounts=Account.objects.filter(pk=account.pk))
-    return change
+    (result,) = revenue_changes_record(changes=[change])
+    if isinstance(result, ValidationError):
+        raise result
+    return result
+
+
+@transaction.atomic
+def revenue_changes_record(
+    *, changes: Sequence[RevenueChangeInput]
+) -> list[RevenueChange | ValidationError]:
+    """Record many dated MRR changes by one set of rules, in a fixed number of queries.
+
+    Returns, in input order, the created change or the ValidationError that refused it: a
+    refused change writes nothing and the others still land. Within an account the batch is
+    applied in date order, so each change's kind is inferred from the MRR in force just before
+    it, whichever order the caller sent them in. Derived MRR is refreshed once at the end.
+    """
+    results: list[RevenueChange | ValidationError | None] = [None] * len(changes)
+    valid: list[tuple[int, RevenueChangeInput, Decimal]] = []
+    for index, change in enumerate(changes):
+        if timezone.is_naive(change.effective_at):
+            results[index] = ValidationError({"effective_at": "Timestamps must carry a timezone."})
+            continue
+        mrr = money(change.mrr)
+        if mrr < 0:
+            results[index] = ValidationError({"mrr": "MRR cannot be negative."})
+        elif mrr >= MRR_LIMIT:
+            results[index] = ValidationError({"mrr": f"MRR must be below {MRR_LIMIT:,}."})
+        elif change.kind is not None and change.kind not in RevenueKind.values:
+            results[index] = ValidationError(
+                {"kind": f"Unknown revenue change kind {change.kind!r}."}
+            )
+        else:
+            valid.append((index, change, mrr))
+    account_ids = sorted({change.account_id for _, change, _ in valid})
+    # Lock the accounts in one order so concurrent batches queue instead of deadlocking.
+    currency_of = dict(
+        Account.objects.select_for_update()
+        .filter(pk__in=account_ids)
+        .order_by("pk")
+        .values_list("pk", "currency")
+    )
+    history: dict[int, list[tuple[dt.datetime, int, Decimal]]] = {}
+    recorded = (
+        RevenueChange.objects.filter(account_id__in=account_ids)
+        .order_by("effective_at", "id")
+        .values_list("account_id", "effective_at", "id", "mrr")
+    )
+    for account_id, effective_at, pk, mrr in recorded:
+        history.setdefault(account_id, []).append((effective_at, pk, mrr))
+    rates = exchange_rates_load(currencies=set(currency_of.values()))
+    sequence = 1 + max((pk for rows in history.values() for _, pk, _ in rows), default=0)
+    created: list[tuple[int, RevenueChange]] = []
+    for index, change, mrr in sorted(valid, key=lambda v: (v[1].account_id, v[1].effective_at)):
+        currency = currency_of.get(change.account_id)
+        if currency is None:
+            results[index] = ValidationError({"account": "Unknown account."})
+            continue
+        timeline = history.setdefault(change.account_id, [])
+        position = bisect_right(timeline, (change.effective_at, sequence))
+        previous = RevenueChange(mrr=timeline[position - 1][2]) if position else None
+        kind = change.kind or _infer_kind(previous=previous, account=None, mrr=mrr)
+        try:
+            if kind == RevenueKind.CANCELLED and mrr != 0:
+                raise ValidationError({"mrr": "A cancellation sets MRR to 0."})
+            mrr_base = currency_to_base(
+                amount=mrr, currency=currency, on=change.effective_at.date(), rates=rates
+            )
+        except ValidationError as error:
+            results[index] = error
+            continue
+        timeline.insert(position, (change.effective_at, sequence, mrr))
+        sequence += 1
+        row = RevenueChange(
+            account_id=change.account_id,
+            external_id=change.external_id or None,
+            kind=kind,
+            effective_at=change.effective_at,
+            mrr=mrr,
+            currency=currency,
+            mrr_base=mrr_base,
+            plan=change.plan,
+        )
+        created.append((index, row))
+        results[index] = row
+    if created:
+        RevenueChange.objects.bulk_create([row for _, row in created])
+        touched = {row.account_id for _, row in created}
+        accounts_refresh_revenue(accounts=Account.objects.filter(pk__in=touched))
+    return results  # type: ignore[return-value]
 
 
 def _infer_kind(*, previous: RevenueChange | None, account: Account, mrr: Decimal) -> str:
@@ -171,6 +284,61 @@ def note_create(*, account: Account, author, body: str) -> Note:
     if len(body) > NOTE_MAX_LENGTH:
         raise ValidationError({"body": f"A note is at most {NOTE_MAX_LENGTH} characters."})
     return Note.objects.create(account=account, author=author, body=body)
+
+
+# --- API keys ------------------------------------------------------------------------------
+# A key is shown once, when created; only its SHA-256 is stored, so a stolen database does not
+# hand out working keys.
+
+API_KEY_PREFIX = "tk_"
+API_KEY_TOUCH_EVERY = dt.timedelta(minutes=1)
+
+
+def api_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_create(*, name: str, created_by=None) -> tuple[ApiKey, str]:
+    """Create a key and return it with its plaintext, which is never stored or shown again."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the key a name that says who uses it."})
+    if len(name) > 100:
+        raise ValidationError({"name": "A key's name is at most 100 characters."})
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        name=name,
+        prefix=key[: len(API_KEY_PREFIX) + 7],
+        key_hash=api_key_hash(key),
+        created_by=created_by,
+    )
+    return api_key, key
+
+
+def api_key_revoke(*, api_key: ApiKey, at: dt.datetime | None = None) -> ApiKey:
+    """Stop a key from working, at once and for good; revoking twice keeps the first date."""
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=at or timezone.now()
+    )
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+def api_key_authenticate(*, key: str) -> ApiKey | None:
+    """The active key behind ``key``, or None. Records when it was last used, at most once a
+    minute per key, so busy ingest traffic does not turn into a write per request."""
+    if not key or len(key) > 200:
+        return None
+    api_key = ApiKey.objects.filter(key_hash=api_key_hash(key), revoked_at__isnull=True).first()
+    if api_key is None:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or api_key.last_used_at <= now - API_KEY_TOUCH_EVERY:
+        ApiKey.objects.filter(pk=api_key.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - API_KEY_TOUCH_EVERY)
+        ).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
 
 
 # --- CSV import ----------------------------------------------------------------------------
