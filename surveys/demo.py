@@ -552,7 +552,7 @@ def _seed_chunk(chunk, *, surveys, runs, tags, rng, now, usage_from) -> dict[str
             created_at=response.created_at,
         )
         age = now - response.created_at
-        if owner_id and age > dt.timedelta(days=14) and rng.random() < 0.8:
+        if owner_id and age > dt.timedelta(days=14) and rng.random() < 0.9:
             follow_up.status = FollowUp.Status.HANDLED
             follow_up.handled_by_id = owner_id
             follow_up.handled_at = min(

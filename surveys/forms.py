@@ -32,7 +32,17 @@ class ResponseFilterForm(forms.Form):
         label="Lifecycle stage",
         choices=[("", "Any stage"), *LifecycleStage.choices],
     )
-    period = forms.ChoiceField(required=False, choices=PERIOD_CHOICES)
+    period = forms.ChoiceField(
+        required=False,
+        choices=PERIOD_CHOICES,
+        # Picking a preset period clears the custom dates before htmx sends the form.
+        widget=forms.Select(
+            attrs={
+                "hx-on:change": "if (this.value !== 'custom') "
+                "{ this.form.date_from.value = ''; this.form.date_to.value = ''; }"
+            }
+        ),
+    )
     date_from = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -49,6 +59,16 @@ class ResponseFilterForm(forms.Form):
     show = forms.ChoiceField(required=False, choices=SHOW_CHOICES)
 
     def __init__(self, data=None, *, survey: Survey, plans: list[str]):
+        if data is not None:
+            # The selects must show the defaults the results use, not their first option.
+            data = data.copy()
+            for name, default in (("period", DEFAULT_PERIOD), ("show", "comments")):
+                if not data.get(name):
+                    data[name] = default
+            # A date means "this range", whatever the period select said (the page clears the
+            # dates when a preset period is picked).
+            if data.get("date_from") or data.get("date_to"):
+                data["period"] = "custom"
         super().__init__(data)
         categories = metrics.CATEGORY_LABELS.get(survey.kind, {})
         self.fields["category"].choices = [("", "Every answer"), *categories.items()]
@@ -59,9 +79,6 @@ class ResponseFilterForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
-        if date_from or date_to:
-            # Picking a date means "this range", whatever the period select still says.
-            cleaned["period"] = "custom"
         if date_from and date_to and date_from > date_to:
             self.add_error("date_to", "The end date is before the start date.")
         return cleaned

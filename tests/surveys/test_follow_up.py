@@ -314,7 +314,7 @@ def test_the_home_page_panel_needs_the_same_queries_for_1_or_40_follow_ups(
     with django_assert_num_queries(len(one.captured_queries)):
         text = csm_client.get("/").text
     assert "Your open survey follow-ups (40)" in text
-    assert "See all 40" in text
+    assert "See all 40 follow-ups" in text
 
 
 # --- account timeline ----------------------------------------------------------------------------

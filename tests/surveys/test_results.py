@@ -397,3 +397,19 @@ def test_exports_and_pages_need_no_csrf_but_writes_do(csm_user, mixed_answers):
     assert strict.get(f"/surveys/{survey.slug}/").status_code == 200
     response = strict.post(f"/surveys/responses/{a['pro_promoter'].pk}/tags/", {"name": "x"})
     assert response.status_code == 403
+
+
+def test_picking_dates_means_a_custom_period_and_the_select_says_so(csm_client, mixed_answers):
+    survey, a, _pro, _tag = mixed_answers
+    day = a["pro_promoter"].created_at.date().isoformat()
+    response = csm_client.get(f"/surveys/{survey.slug}/?period=30&date_from={day}&date_to={day}")
+    assert response.context["filters"].period == "custom"
+    assert [r.pk for r in response.context["page"].object_list] == [a["pro_promoter"].pk]
+    assert '<option value="custom" selected>' in response.text
+
+
+def test_without_a_period_the_page_shows_and_uses_the_last_12_months(csm_client, mixed_answers):
+    survey, *_ = mixed_answers
+    response = csm_client.get(f"/surveys/{survey.slug}/")
+    assert response.context["filters"].period == "365"
+    assert '<option value="365" selected>' in response.text
