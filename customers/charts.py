@@ -14,6 +14,9 @@ from typing import Any
 import plotly.graph_objects as go
 
 _LAYOUT = {
+    # "none": no default theme, so the embedded JSON stays small; colours are ours.
+    "template": "none",
+    "colorway": ["#0b5cad", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#57606a", "#bf3989"],
     "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
     "height": 280,
     "paper_bgcolor": "rgba(0,0,0,0)",

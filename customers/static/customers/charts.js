@@ -1,5 +1,6 @@
 // Draws the Plotly figures the account page embeds as JSON (<script type="application/json">),
 // on first load and whenever htmx swaps a chart section in. No inline code, no markup from data.
+// Listens for htmx's events rather than calling htmx, which loads deferred.
 (function () {
   "use strict";
   function draw(root) {
@@ -14,5 +15,6 @@
       Plotly.newPlot(el, figure.data, figure.layout, { responsive: true, displaylogo: false });
     });
   }
-  htmx.onLoad(draw);
+  document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  document.addEventListener("htmx:load", function (event) { draw(event.detail.elt); });
 })();
