@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from customers.models import Account, Contact, ExchangeRate, Note, RevenueChange, Ticket
+from customers.models import (
+    Account,
+    Contact,
+    ExchangeRate,
+    ImportJob,
+    Note,
+    RevenueChange,
+    Ticket,
+)
 
 
 @admin.register(Account)
@@ -54,3 +62,35 @@ class NoteAdmin(admin.ModelAdmin):
 @admin.register(ExchangeRate)
 class ExchangeRateAdmin(admin.ModelAdmin):
     list_display = ["currency", "per_base", "valid_from"]
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Read-only: imports are made and confirmed on the import pages, where rows are checked."""
+
+    list_display = [
+        "filename",
+        "kind",
+        "status",
+        "total_rows",
+        "processed_rows",
+        "created_rows",
+        "updated_rows",
+        "created_by",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["kind", "status"]
+    search_fields = ["filename"]
+    list_select_related = ["created_by"]
+    exclude = ["content"]  # up to 20 MB of text: not for a form
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("content")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

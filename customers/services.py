@@ -349,10 +349,8 @@ def api_key_authenticate(*, key: str) -> ApiKey | None:
 # and a replay finds every row already there (upserts by external id; revenue by id or by
 # account + date + MRR).
 
-import bisect  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
-from collections import defaultdict  # noqa: E402
 from functools import partial  # noqa: E402
 
 from django.contrib.auth import get_user_model  # noqa: E402
@@ -541,7 +539,27 @@ def import_job_fail(*, job_id: int, error: str) -> ImportJob | None:
 def _import_enqueue(task_name: str, job_id: int) -> None:
     from customers import tasks  # tasks import this module
 
-    getattr(tasks, task_name).delay(job_id)
+    task = getattr(tasks, task_name)
+    if not task.app.conf.task_always_eager:
+        task.delay(job_id)
+        return
+    # Embedded mode runs the task in this process. throw=False gives a transient error (SQLite
+    # busy) one more try; if that fails too the job is marked failed rather than left "in
+    # progress" with nobody working on it, and the request that queued it still answers.
+    try:
+        task.apply(args=(job_id,), throw=False)
+    except Exception as exc:
+        _import_log.exception("import %s: %s failed", job_id, task_name)
+        cause = getattr(exc, "exc", None) or exc  # a Retry carries the error that caused it
+        import_job_fail(job_id=job_id, error=import_failure_message(cause))
+
+
+def import_failure_message(exc: BaseException) -> str:
+    return (
+        f"The import stopped on an unexpected error ({type(exc).__name__}). Rows imported "
+        "before it are kept; upload the file again to finish: rows already imported are found "
+        "and left as they are."
+    )
 
 
 def _import_lock(job_id: int) -> ImportJob | None:
@@ -700,7 +718,8 @@ def _import_apply_chunk(
             ImportKind.CONTACTS: _import_write_contacts,
             ImportKind.REVENUE: _import_write_revenue,
         }[kind]
-        created, updated = writer(ready, refs=refs, actor=job.created_by)
+        created, updated, refused = writer(ready, refs=refs, actor=job.created_by)
+        new_errors.extend(refused)
         locked.processed_rows = end
         locked.created_rows += created
         locked.updated_rows += updated
@@ -734,7 +753,7 @@ ACCOUNT_IMPORT_FIELDS = {
 
 def _import_write_accounts(
     rows: list[tuple[int, dict]], *, refs: csv_import.References, actor
-) -> tuple[int, int]:
+) -> tuple[int, int, list[dict]]:
     now = timezone.now()
     ids = [clean["id"] for _, clean in rows]
     existing = {
@@ -791,7 +810,7 @@ def _import_write_accounts(
         )
         for account, before, after in moves
     )
-    return len(new), len(changed)
+    return len(new), len(changed), []
 
 
 CONTACT_IMPORT_FIELDS = ("email", "name", "role", "locale", "birthday", "do_not_survey")
@@ -799,7 +818,7 @@ CONTACT_IMPORT_FIELDS = ("email", "name", "role", "locale", "birthday", "do_not_
 
 def _import_write_contacts(
     rows: list[tuple[int, dict]], *, refs: csv_import.References, actor
-) -> tuple[int, int]:
+) -> tuple[int, int, list[dict]]:
     now = timezone.now()
     ids = [clean["id"] for _, clean in rows]
     existing = {
@@ -823,84 +842,40 @@ def _import_write_contacts(
             changed.append(contact)
     Contact.objects.bulk_create(new)
     Contact.objects.bulk_update(changed, [*CONTACT_IMPORT_FIELDS, "account_id", "updated_at"])
-    return len(new), len(changed)
+    return len(new), len(changed), []
 
 
 def _import_write_revenue(
     rows: list[tuple[int, dict]], *, refs: csv_import.References, actor
-) -> tuple[int, int]:
-    """Append revenue changes by the rules of :func:`revenue_change_record` (kind inferred
-    from the MRR before each change's date, a cancellation is 0, base amount converted at
-    entry, derived MRR refreshed), set-based for the whole chunk instead of row by row."""
-    if not rows:
-        return 0, 0
-    currency_of = {ref.pk: ref.currency for ref in refs.accounts.values()}
-    by_account: dict[int, list[dict]] = defaultdict(list)
-    for _, clean in rows:
-        by_account[refs.accounts[clean["account"]].pk].append(clean)
-    account_pks = sorted(by_account)
-    # Lock the accounts in one order, as revenue_change_record does one at a time.
-    list(Account.objects.select_for_update().filter(pk__in=account_pks).order_by("pk").values("pk"))
-    history: dict[int, list[tuple[dt.datetime, Decimal]]] = defaultdict(list)
-    recorded = (
-        RevenueChange.objects.filter(account_id__in=account_pks)
-        .order_by("effective_at", "id")
-        .values_list("account_id", "effective_at", "mrr")
-    )
-    for account_id, moment, mrr in recorded:
-        history[account_id].append((moment, mrr))
-    rates = _import_rates({currency_of[pk] for pk in account_pks})
-    changes: list[RevenueChange] = []
-    for account_id in account_pks:
-        timeline = history[account_id]
-        moments = [moment for moment, _ in timeline]
-        currency = currency_of[account_id]
-        for clean in sorted(by_account[account_id], key=lambda c: c["effective_at"]):
-            moment, mrr = clean["effective_at"], clean["mrr"]
-            index = bisect.bisect_right(moments, moment)
-            previous = RevenueChange(mrr=timeline[index - 1][1]) if index else None
-            kind = clean.get("kind") or _infer_kind(previous=previous, account=None, mrr=mrr)
-            changes.append(
-                RevenueChange(
-                    account_id=account_id,
-                    external_id=clean.get("id") or None,
-                    kind=kind,
-                    effective_at=moment,
-                    mrr=mrr,
-                    currency=currency,
-                    mrr_base=_import_to_base(mrr, currency, moment.date(), rates),
-                    plan=clean.get("plan", ""),
-                )
-            )
-            timeline.insert(index, (moment, mrr))
-            moments.insert(index, moment)
-    RevenueChange.objects.bulk_create(changes)
-    accounts_refresh_revenue(accounts=Account.objects.filter(pk__in=account_pks))
-    return len(changes), 0
-
-
-def _import_rates(currencies: set[str]) -> dict[str, list[tuple[dt.date, Decimal]]]:
-    rates: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
-    rows = (
-        ExchangeRate.objects.filter(currency__in=currencies - {settings.TENURE_BASE_CURRENCY})
-        .order_by("currency", "valid_from")
-        .values_list("currency", "valid_from", "per_base")
-    )
-    for currency, valid_from, per_base in rows:
-        rates[currency].append((valid_from, per_base))
-    return rates
-
-
-def _import_to_base(
-    amount: Decimal, currency: str, on: dt.date, rates: dict[str, list[tuple[dt.date, Decimal]]]
-) -> Decimal:
-    """:func:`currency_to_base` with the rates of the whole chunk fetched once."""
-    if currency == settings.TENURE_BASE_CURRENCY:
-        return money(amount)
-    table = rates.get(currency, [])
-    index = bisect.bisect_right([valid_from for valid_from, _ in table], on)
-    if not index:
-        raise ValidationError(
-            {"currency": f"No exchange rate from {currency} to base on or before {on}."}
+) -> tuple[int, int, list[dict]]:
+    """Append revenue changes through :func:`revenue_changes_record`, the rules every writer
+    of revenue shares (kind inferred from the MRR before each change, a cancellation is 0,
+    the base amount converted at entry, derived MRR refreshed), one batch per chunk."""
+    changes = [
+        RevenueChangeInput(
+            account_id=refs.accounts[clean["account"]].pk,
+            mrr=clean["mrr"],
+            effective_at=clean["effective_at"],
+            kind=clean.get("kind"),
+            plan=clean.get("plan", ""),
+            external_id=clean.get("id"),
         )
-    return money(Decimal(amount) / table[index - 1][1])
+        for _, clean in rows
+    ]
+    results = revenue_changes_record(changes=changes) if changes else []
+    errors = []
+    for (row, _), result in zip(rows, results, strict=True):
+        if isinstance(result, ValidationError):
+            errors.extend(_import_refusals(row, result))
+    created = sum(isinstance(result, RevenueChange) for result in results)
+    return created, 0, errors
+
+
+def _import_refusals(row: int, error: ValidationError) -> list[dict]:
+    """A service's refusal as row errors, under the CSV column it is about where there is one."""
+    columns = csv_import.SPECS[ImportKind.REVENUE].columns
+    found = []
+    for field, messages in error.message_dict.items():
+        column = field if field in columns else "effective_at" if field == "currency" else ""
+        found.extend(csv_import.row_error(row, column, message) for message in messages)
+    return found

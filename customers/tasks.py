@@ -4,15 +4,23 @@ re-running recomputes the same derived values from the histories."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
 from customers.models import Account, RevenueChange
-from customers.services import accounts_refresh_revenue
+from customers.services import (
+    accounts_refresh_revenue,
+    import_failure_message,
+    import_job_apply,
+    import_job_fail,
+    import_job_validate,
+)
 
 TRANSIENT_ERRORS = (OperationalError,)
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -35,3 +43,46 @@ def refresh_account_revenue(lookback_hours: int = 26) -> int:
     return accounts_refresh_revenue(
         accounts=Account.objects.filter(pk__in=due.values("account_id")), now=now
     )
+
+
+# --- CSV import ----------------------------------------------------------------------------
+
+
+class ImportTask(Task):
+    """Marks the import failed when its task gives up (a bug, or a database that stayed down
+    through every retry), so its page stops polling and says what happened. A killed worker is
+    not a failure: with acks_late the message comes back and the job resumes."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        job_id = kwargs.get("job_id", args[0] if args else None)
+        if job_id is None:
+            return
+        try:
+            import_job_fail(job_id=job_id, error=import_failure_message(exc))
+        except Exception:  # the database may be what failed; the log has the first error
+            logger.exception("could not mark import %s as failed", job_id)
+
+
+IMPORT_TASK_OPTIONS = {
+    "base": ImportTask,
+    "acks_late": True,
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": True,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(**IMPORT_TASK_OPTIONS)
+def validate_import(job_id: int) -> str | None:
+    """Check an uploaded file; returns at once if the job is gone or no longer validating."""
+    job = import_job_validate(job_id=job_id)
+    return job.status if job else None
+
+
+@shared_task(**IMPORT_TASK_OPTIONS)
+def apply_import(job_id: int) -> str | None:
+    """Apply a confirmed import; returns at once if the job is gone or not importing."""
+    job = import_job_apply(job_id=job_id)
+    return job.status if job else None

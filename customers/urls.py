@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers.views import account, portfolio
+from customers.views import account, imports, portfolio
 
 app_name = "customers"
 
@@ -18,3 +18,10 @@ urlpatterns = [
 
 # CSV import ---------------------------------------------------------------------------------
 # Routes below this line belong to the CSV import; the pages helper does not edit them.
+urlpatterns += [
+    path("imports/", imports.import_new, name="import_new"),
+    path("imports/template/<str:kind>.csv", imports.import_template, name="import_template"),
+    path("imports/<int:pk>/", imports.import_detail, name="import_detail"),
+    path("imports/<int:pk>/progress/", imports.import_progress, name="import_progress"),
+    path("imports/<int:pk>/confirm/", imports.import_confirm, name="import_confirm"),
+]
