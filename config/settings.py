@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "surveys",
     "metrics",
     "loyalty",
+    "ninja",  # the API docs page then uses its bundled Swagger UI, not a CDN
 ]
 
 MIDDLEWARE = [

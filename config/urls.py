@@ -16,5 +16,6 @@ urlpatterns = [
     path("metrics/", include("metrics.urls")),
     path("loyalty/", include("loyalty.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("customers.api")),
     path("healthz", healthz, name="healthz"),
 ]

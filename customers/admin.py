@@ -94,3 +94,46 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- API keys ------------------------------------------------------------------------------
+from django.contrib import messages  # noqa: E402
+
+from customers.models import ApiKey  # noqa: E402
+from customers.services import api_key_create, api_key_revoke  # noqa: E402
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys for the ingest API. Creating one shows the key once, in a message; only its hash
+    is stored, so a lost key is revoked and replaced, never looked up."""
+
+    list_display = ["name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    fields = ["name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    list_select_related = ["created_by"]
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        api_key, key = api_key_create(name=obj.name, created_by=request.user)
+        for field in ("pk", "prefix", "key_hash", "created_by", "created_at"):
+            setattr(obj, field, getattr(api_key, field))
+        obj._state.adding = False
+        self.message_user(
+            request,
+            f"The key for “{api_key.name}” is {key} — copy it now: it is not stored and will "
+            "not be shown again.",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected keys (they stop working at once)")
+    def revoke(self, request, queryset):
+        active = list(queryset.filter(revoked_at__isnull=True))
+        for api_key in active:
+            api_key_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {len(active)} key(s).", messages.SUCCESS)
