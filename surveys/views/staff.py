@@ -69,7 +69,13 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def _query_without(params, *names: str) -> str:
     """The current filters minus some (for "remove this filter" links and pagination)."""
-    kept = [(k, v) for k, v in params.lists() if k not in names for v in v if v != ""]
+    kept = [
+        (key, value)
+        for key, values in params.lists()
+        if key not in names
+        for value in values
+        if value != ""
+    ]
     return urlencode(kept)
 
 
@@ -186,14 +192,15 @@ def _export_rows(survey: Survey, responses: Iterable[Response]) -> Iterator[str]
             r.language,
         ]
         answers = r.answers or {}
+        index = metrics.respondent_score(survey.kind, r.score, answers)
         if survey.kind == SurveyKind.CLI:
             row += [answers.get(item, "") for item in CLI_ITEMS]
-            row.append(metrics.respondent_score(survey.kind, r.score, answers) or "")
+            row.append("" if index is None else index)
         elif survey.kind == SurveyKind.CSI:
             for key in survey.criteria:
                 pair = answers.get(key) or {}
                 row += [pair.get("importance", ""), pair.get("satisfaction", "")]
-            row.append(metrics.respondent_score(survey.kind, r.score, answers) or "")
+            row.append("" if index is None else index)
         else:
             row += [r.score if r.score is not None else "", metrics.category(survey.kind, r.score)]
         row += [r.comment, "; ".join(tag.name for tag in r.tags.all())]
