@@ -190,9 +190,7 @@ class SendSkipAdmin(ReadOnlyAdmin):
 
     def has_view_permission(self, request, obj=None):
         user = request.user
-        return bool(getattr(user, "is_admin", False)) and super().has_view_permission(
-            request, obj
-        )
+        return bool(getattr(user, "is_admin", False)) and super().has_view_permission(request, obj)
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)

@@ -14,6 +14,8 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from surveys import services
+from surveys.models import Response
+from surveys.signals import response_saved
 
 TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, ConnectionError, OperationalError)
 RETRY = {
@@ -65,3 +67,12 @@ def send_ticket_surveys(ticket_id: int) -> int:
     for invitation_id in invitation_ids:
         send_invitation.delay_on_commit(invitation_id)
     return len(invitation_ids)
+
+
+@shared_task(**RETRY)
+def announce_response_saved(response_id: int, created: bool) -> int:
+    """Run the ``response_saved`` receivers (follow-ups, keyword tags) for a saved answer,
+    outside the respondent's request. Returns how many receivers ran."""
+    if not Response.objects.filter(pk=response_id).exists():
+        return 0
+    return len(response_saved.send(sender=Response, response_id=response_id, created=created))

@@ -25,10 +25,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from surveys.models import SCALES, Invitation, Response, SurveyKind
 from surveys.services import (
     LinkGone,
+    NoAnswerYet,
     SurveyClosed,
     answer_parse,
     contact_unsubscribe,
-    response_save,
+    response_submit,
 )
 from surveys.texts import LANGUAGES, SurveyTexts, item_keys, survey_texts
 from surveys.tokens import LinkState, link_resolve
@@ -265,10 +266,32 @@ def _summary(survey, response: Response | None, texts: SurveyTexts) -> dict | No
     }
 
 
+def _errors_of(exc: ValidationError) -> dict[str, str]:
+    return {field: messages[0] for field, messages in exc.message_dict.items()}
+
+
 @_public
 @require_http_methods(["GET", "HEAD", "POST"])
 def answer(request: HttpRequest, token: str) -> HttpResponse:
     """Step 1 (the score) for a new answer, or the whole answer for an edit."""
+    editing = request.POST.get("step") == "edit"
+    if request.method == "POST":
+        # The hot path: a valid submit is saved and redirected without rendering anything.
+        # Anything else falls through to the page below, which says what went wrong.
+        try:
+            done = response_submit(
+                token=token,
+                data=request.POST,
+                with_score=True,
+                with_comment=editing,
+                language=request.POST.get("lang"),
+            )
+        except (ValidationError, LinkGone, SurveyClosed):
+            pass
+        else:
+            step = "respond:comment" if done.ask_follow_up and not editing else "respond:thanks"
+            return _redirect(step, token, done.language)
+
     link = link_resolve(token)
     if link.state is LinkState.UNKNOWN:
         return _not_found(request)
@@ -283,26 +306,12 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
 
         errors: dict = {}
         if request.method == "POST":
-            # The submit path does the least it can: no texts, no response read, just save.
-            editing = request.POST.get("step") == "edit"
-            try:
-                parsed = answer_parse(
+            try:  # again, for the messages in the page's language
+                answer_parse(
                     survey=survey, data=request.POST, with_score=True, with_comment=editing
                 )
-                response_save(invitation_id=invitation.pk, answer=parsed, language=language)
             except ValidationError as exc:
-                errors = exc.message_dict
-                errors = {field: messages[0] for field, messages in errors.items()}
-            except LinkGone as exc:
-                if exc.expired:
-                    return _expired(request, invitation, language)
-                return _not_found(request)
-            except SurveyClosed:
-                return _closed(request, invitation, language, post=True)
-            else:
-                if not editing and survey.ask_follow_up:
-                    return _redirect("respond:comment", token, language)
-                return _redirect("respond:thanks", token, language)
+                errors = _errors_of(exc)
             values = _values_from_post(request.POST)
             comment = request.POST.get("comment", "")
         else:
@@ -345,6 +354,20 @@ def _has_one_score(survey) -> bool:
 @require_http_methods(["GET", "HEAD", "POST"])
 def comment(request: HttpRequest, token: str) -> HttpResponse:
     """Step 2: the open follow-up question, worded for the score just given."""
+    if request.method == "POST":
+        try:
+            done = response_submit(
+                token=token,
+                data=request.POST,
+                with_score=False,
+                with_comment=True,
+                language=request.POST.get("lang"),
+            )
+        except (ValidationError, LinkGone, SurveyClosed, NoAnswerYet):
+            pass
+        else:
+            return _redirect("respond:thanks", token, done.language)
+
     link = link_resolve(token)
     if link.state is LinkState.UNKNOWN:
         return _not_found(request)
@@ -364,20 +387,9 @@ def comment(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST":
             text = request.POST.get("comment", "")
             try:
-                parsed = answer_parse(
-                    survey=survey, data=request.POST, with_score=False, with_comment=True
-                )
-                response_save(invitation_id=invitation.pk, answer=parsed, language=language)
+                answer_parse(survey=survey, data=request.POST, with_score=False, with_comment=True)
             except ValidationError as exc:
-                error = exc.message_dict.get("comment", [""])[0]
-            except LinkGone as exc:
-                if exc.expired:
-                    return _expired(request, invitation, language)
-                return _not_found(request)
-            except SurveyClosed:
-                return _closed(request, invitation, language, post=True)
-            else:
-                return _redirect("respond:thanks", token, language)
+                error = _errors_of(exc).get("comment")
         texts = survey_texts(survey, language)
         return _page(
             request,
