@@ -1,10 +1,11 @@
 """What happens after an answer is saved: close the loop and tag it.
 
-Connected to ``surveys.signals.response_saved`` in ``SurveysConfig.ready``. The signal fires
-after the answer has committed, in the respondent's request: the work is a few indexed queries,
-and a failure here is logged rather than raised, because the answer is already safe and the
-respondent must not see an error for our bookkeeping. ``follow_ups_create_missing`` repairs
-anything a failure left out.
+Connected to ``surveys.signals.response_saved`` in ``SurveysConfig.ready``. The signal is sent
+by the ``announce_response_saved`` task once the answer has committed, so this runs in a
+worker (inline in the embedded mode), never inside the respondent's transaction. Both steps
+are idempotent: each runs even if the other fails, and the first failure is raised again so
+the task's retry (transient errors) runs them once more. ``follow_ups_create_missing`` repairs
+anything a permanent failure left out.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ logger = logging.getLogger(__name__)
 
 
 def on_response_saved(sender, response_id: int, created: bool = False, **kwargs) -> None:
+    failure: Exception | None = None
     for step in (follow_up_create_for_response, response_auto_tag):
         try:
             step(response_id=response_id)
-        except Exception:
+        except Exception as exc:
             logger.exception("%s failed for response %s", step.__name__, response_id)
+            failure = failure or exc
+    if failure is not None:
+        raise failure

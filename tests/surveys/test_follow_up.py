@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from customers.timeline import sources, timeline_for
 from surveys import services
-from surveys.models import FollowUp
+from surveys.models import FollowUp, Tag
 from surveys.selectors import account_timeline
 from surveys.services import Answer, response_save
 from tests.surveys import results_factories as f
@@ -111,6 +111,8 @@ def test_a_happy_answer_edited_to_unhappy_opens_a_follow_up(
 def test_a_failing_follow_up_never_fails_the_respondents_submit(
     owned, django_capture_on_commit_callbacks, monkeypatch, caplog
 ):
+    Tag.objects.create(name="Pricing", keywords="price")
+
     def broken(**kwargs):
         raise RuntimeError("database hiccup")
 
@@ -118,10 +120,12 @@ def test_a_failing_follow_up_never_fails_the_respondents_submit(
     invitation = f.invitation(f.survey("nps"), f.contact(owned))
     with django_capture_on_commit_callbacks(execute=True):
         response, created = response_save(
-            invitation_id=invitation.pk, answer=Answer(1, {}, ""), language="en"
+            invitation_id=invitation.pk, answer=Answer(1, {}, "price"), language="en"
         )
     assert created and response.pk
     assert "failed for response" in caplog.text
+    # The other step still ran.
+    assert list(response.tags.values_list("name", flat=True)) == ["Pricing"]
     monkeypatch.undo()
     # The safety net finds the unhappy answer that has no follow-up.
     assert services.follow_ups_create_missing() == 1
