@@ -62,9 +62,10 @@ class KindSpec:
 
 
 SPECS: dict[str, KindSpec] = {
+    # A name is needed only to create an account, so a file of ids and owners can reassign.
     ImportKind.ACCOUNTS: KindSpec(
-        required=("id", "name"),
-        optional=("domain", "plan", "currency", "owner_email", "stage", "renewal_date"),
+        required=("id",),
+        optional=("name", "domain", "plan", "currency", "owner_email", "stage", "renewal_date"),
         traits=True,
     ),
     ImportKind.CONTACTS: KindSpec(
@@ -521,6 +522,8 @@ def check_references(kind: str, clean: Clean, refs: References) -> tuple[str, li
     if kind == ImportKind.ACCOUNTS:
         existing = refs.accounts.get(clean.get("id", ""))
         action = UPDATE if existing else CREATE
+        if not existing and "name" not in clean:
+            problems.append(("name", "is required for a new account"))
         email = clean.get("owner_email")
         if email and email not in refs.owners:
             problems.append(("owner_email", f"no active CSM or admin has the email “{email}”"))
@@ -574,6 +577,12 @@ def check_references(kind: str, clean: Clean, refs: References) -> tuple[str, li
 
 
 # --- what the pages show -------------------------------------------------------------------
+
+
+def merge_problems(found: list[Problem], more: list[Problem]) -> list[Problem]:
+    """One message per column is enough: a later check does not repeat a column's trouble."""
+    columns = {column for column, _ in found}
+    return found + [problem for problem in more if problem[0] not in columns]
 
 
 def row_error(row: int, column: str, message: str) -> dict[str, Any]:

@@ -589,7 +589,7 @@ def _import_check_rows(
             if duplicate:
                 problems.append(duplicate)
             action, more = csv_import.check_references(kind, clean, refs)
-            problems.extend(more)
+            problems = csv_import.merge_problems(problems, more)
             errors.extend(csv_import.row_error(row, column, text) for column, text in problems)
             if not problems and len(preview) < csv_import.PREVIEW_ROWS:
                 preview.append(csv_import.preview_row(kind, row, action, clean))
@@ -708,7 +708,7 @@ def _import_apply_chunk(
         new_errors: list[dict] = []
         for row, clean, problems in parsed:
             action, more = csv_import.check_references(kind, clean, refs)
-            problems = problems + more
+            problems = csv_import.merge_problems(problems, more)
             if problems:
                 new_errors.extend(csv_import.row_error(row, col, text) for col, text in problems)
             elif action != csv_import.UNCHANGED:

@@ -94,8 +94,8 @@ def test_it_reads_semicolon_separated_files_from_european_excel():
 
 def test_the_header_names_every_missing_column():
     with pytest.raises(ImportFileError) as error:
-        read_header("plan,domain\n", "accounts")
-    assert "missing required columns: id, name" in str(error.value)
+        read_header("email,name\n", "contacts")
+    assert "missing required columns: id, account" in str(error.value)
 
 
 def test_the_header_names_unknown_columns_and_lists_the_expected_ones():

@@ -170,6 +170,30 @@ def test_an_account_row_error_names_its_row_and_column(cells, column, fragment):
     assert [row["id"] for row in job.preview] == ["acc-0"]
 
 
+def test_a_file_of_ids_and_owners_reassigns_accounts_but_cannot_create_nameless_ones(
+    make_user, acme
+):
+    ada = make_user(Role.ADMIN, "ada@example.com")
+    job = imported_job(
+        "accounts",
+        "id,owner_email",
+        "acc-1,ada@example.com",
+        "acc-new,ada@example.com",
+        skip_invalid=True,
+    )
+    assert job.errors == [{"row": 3, "column": "name", "error": "is required for a new account"}]
+    acme.refresh_from_db()
+    assert (acme.name, acme.owner) == ("Acme", ada)
+    assert (job.created_rows, job.updated_rows) == (0, 1)
+
+
+def test_a_bad_name_for_a_new_account_is_reported_once():
+    job = checked_job("accounts", "id,name", "acc-1," + "n" * 300)
+    assert [(e["column"], e["error"]) for e in job.errors] == [
+        ("name", "is 300 characters long; at most 255 fit")
+    ]
+
+
 def test_a_viewer_cannot_own_accounts(make_user):
     make_user(Role.VIEWER, "vic@example.com")
     make_user(Role.ADMIN, "ada@example.com")

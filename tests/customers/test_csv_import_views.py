@@ -310,3 +310,13 @@ def test_the_upload_page_lists_recent_imports_in_a_fixed_number_of_queries(
         html = csm_client.get(reverse("customers:import_new")).content.decode()
     assert "file-24.csv" in html
     assert "file-4.csv" not in html  # the twenty most recent
+
+
+def test_the_admin_lists_imports_read_only_without_their_content(admin_client_, job):
+    changelist = admin_client_.get(reverse("admin:customers_importjob_changelist"))
+    assert changelist.status_code == 200
+    assert "upload.csv" in changelist.content.decode()
+    detail = admin_client_.get(reverse("admin:customers_importjob_change", args=[job.pk]))
+    assert detail.status_code == 200
+    assert "acc-1,Acme,pro" not in detail.content.decode()  # the file's text stays out
+    assert admin_client_.get(reverse("admin:customers_importjob_add")).status_code == 403
