@@ -339,6 +339,20 @@ def _adapt_sqlite(kind: str, value: Any) -> Any:
     return value
 
 
+def _binding_cursor():
+    """A PostgreSQL cursor that sends parameters separately from the statement, arrays in
+    binary: Django's default client-side binding spends ~15 ms of Python per 1000-row batch
+    quoting arrays into SQL text, this ~3 ms. Wrapped like Django's own cursors, so queries
+    are logged and counted and errors arrive as django.db exceptions."""
+    import psycopg
+
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)
+    return connection.make_cursor(raw)
+
+
 def _run_with_rows(
     sql: str,
     columns: Sequence[tuple[str, str]],
@@ -356,13 +370,14 @@ def _run_with_rows(
     if not rows:
         return []
     names = ", ".join(name for name, _ in columns)
-    with connection.cursor() as cursor:
-        if _is_postgres():
-            arrays = ", ".join(f"%s::{_PG_ARRAY_TYPES[kind]}" for _, kind in columns)
-            source = f"unnest({arrays}) AS v({names})"
-            params = [*before, *(list(column) for column in zip(*rows, strict=True)), *after]
+    if _is_postgres():
+        arrays = ", ".join(f"%b::{_PG_ARRAY_TYPES[kind]}" for _, kind in columns)
+        source = f"unnest({arrays}) AS v({names})"
+        params = [*before, *(list(column) for column in zip(*rows, strict=True)), *after]
+        with _binding_cursor() as cursor:
             cursor.execute(sql.format(rows=source), params)
             return cursor.fetchall() if cursor.description else []
+    with connection.cursor() as cursor:
         limit = connection.features.max_query_params or 999
         per_chunk = max(1, (limit - len(before) - len(after)) // len(columns))
         renamed = ", ".join(f"column{n} AS {name}" for n, (name, _) in enumerate(columns, 1))
@@ -388,18 +403,38 @@ def _lock_rows(model, ids: Iterable[int]) -> None:
     touching the same accounts queue instead of deadlocking. SQLite locks the whole file."""
     ids = sorted(set(ids))
     if ids and _is_postgres():
-        list(
-            model.objects.select_for_update(no_key=True)
-            .filter(pk__in=ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
+        table = model._meta.db_table
+        with _binding_cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {table} WHERE id = ANY(%b::bigint[]) "  # noqa: S608
+                "ORDER BY id FOR NO KEY UPDATE",
+                [ids],
+            )
+
+
+def _by_external_id(model, external_ids: set[str], *fields: str) -> list[tuple]:
+    """``(external_id, *fields)`` of the rows with these external ids, in one query (on
+    PostgreSQL with the ids as one array parameter rather than a thousand)."""
+    if not external_ids:
+        return []
+    if not _is_postgres():
+        return list(
+            model.objects.filter(external_id__in=external_ids).values_list("external_id", *fields)
         )
+    meta = model._meta
+    columns = ", ".join(
+        meta.pk.column if f == "pk" else meta.get_field(f).column for f in ("external_id", *fields)
+    )
+    with _binding_cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {meta.db_table} WHERE external_id = ANY(%b::text[])",  # noqa: S608
+            [list(external_ids)],
+        )
+        return cursor.fetchall()
 
 
 def _pk_by_external_id(model, external_ids: set[str]) -> dict[str, int]:
-    if not external_ids:
-        return {}
-    return dict(model.objects.filter(external_id__in=external_ids).values_list("external_id", "pk"))
+    return dict(_by_external_id(model, external_ids, "pk"))
 
 
 # --- usage events -------------------------------------------------------------------------
@@ -462,16 +497,12 @@ def _events_write(outcome: Outcome, items: Sequence[Any], source: str) -> None:
     accounts: dict[str, tuple[int, dt.datetime | None]] = {}
     account_ids = {p[2] for p in parsed if p[2] is not None}
     if account_ids:
-        rows = Account.objects.filter(external_id__in=account_ids).values_list(
-            "external_id", "pk", "last_activity_at"
-        )
+        rows = _by_external_id(Account, account_ids, "pk", "last_activity_at")
         accounts = {external: (pk, last) for external, pk, last in rows}
     contacts: dict[str, tuple[int, int, dt.datetime | None]] = {}
     contact_ids = {p[3] for p in parsed if p[3] is not None}
     if contact_ids:
-        rows = Contact.objects.filter(external_id__in=contact_ids).values_list(
-            "external_id", "pk", "account_id", "last_seen_at"
-        )
+        rows = _by_external_id(Contact, contact_ids, "pk", "account_id", "last_seen_at")
         contacts = {external: (pk, account, last) for external, pk, account, last in rows}
     ready: list[_EventRow] = []
     for index, event_id, account_ext, contact_ext, kind, occurred_at, props, card in parsed:
