@@ -1,8 +1,9 @@
 """Demo survey history for ``seed_demo``: one survey of each kind and a year of answers whose
 scores follow what the accounts did.
 
-An account's mood at a moment is read from its own data: usage that month against its usual
-(DailyUsage), a churn coming up, failed payments, open tickets. Healthy accounts promote,
+An account's mood at a moment is read from its own data (the DailyUsage rollups): use that
+month against its usual and against the months before, cancel-page visits, data exports and
+failed payments shortly before, a churn coming up, tickets open now. Healthy accounts promote,
 declining and dormant ones are passive or detract, churning ones detract. Comments come in the
 contact's language, some with words the demo tags pick up; unhappy answers get follow-ups (most
 older ones handled, with a note); CSAT follows closed tickets.
@@ -204,41 +205,62 @@ CSI_IMPORTANCE = {
 CSI_OFFSET = {"price": -0.8, "service_quality": 0.2, "functionality": 0.3, "reliability": 0.0}
 
 
+# Usage that a person did (DESIGN.md §1 reserved types); billing and ticket events are not use.
+ACTIVITY_TYPES = ("login", "feature_used")
+# Signs of leaving or of trouble, read from the daily rollups around each answer.
+SIGNAL_TYPES = ("cancel_page_visit", "data_export", "payment_failed")
+
+
 @dataclass
 class _Account:
     pk: int
     owner_id: int | None
     created_at: dt.datetime | None
     churned_at: dt.datetime | None
-    failed_payments: int
-    last_failed_at: dt.datetime | None
     open_tickets: int = 0
-    usage: dict[dt.date, int] = field(default_factory=dict)  # month → events
-    usual: float = 0.0  # mean monthly events over months with any
+    usage: dict[dt.date, float] = field(default_factory=dict)  # month → events per day
+    usual: float = 0.0  # mean daily rate over the months with any use
     usage_from: dt.date | None = None  # the first day the usage data covers at all
+    signals: dict[str, list[dt.date]] = field(default_factory=lambda: defaultdict(list))
+
+    def _signal_within(self, kind: str, day: dt.date, days: int) -> int:
+        return sum(1 for d in self.signals.get(kind, ()) if 0 <= (day - d).days <= days)
 
     def mood(self, at: dt.datetime, now: dt.datetime, rng: random.Random) -> float:
-        """0 (furious) … 1 (delighted) at ``at``, from the account's own behaviour."""
+        """0 (furious) … 1 (delighted) at ``at``, from the account's own behaviour then."""
         mood = 0.78  # a customer using the product as usual is fairly happy
-        month = at.date().replace(day=1)
-        if self.usage_from is None or at.date() < self.usage_from:
-            pass  # no usage data that far back: nothing to read
-        elif self.usual:
-            used = self.usage.get(month, 0)
-            mood += 0.25 * max(-1.0, min(0.6, used / self.usual - 1))
-            if used == 0:
-                mood -= 0.2  # dormant that month
-        else:
-            mood -= 0.1
+        day = at.date()
+        month = day.replace(day=1)
+        if self.usage_from is not None and day >= self.usage_from:
+            if self.usual:
+                rate = self.usage.get(month, 0.0)
+                mood += 0.35 * max(-1.0, min(0.4, rate / self.usual - 1))  # vs their usual
+                previous = [self.usage.get(_month_before(month, k), 0.0) for k in (1, 2, 3)]
+                earlier = sum(previous) / 3
+                if earlier and rate < earlier:  # falling: worse than the months before
+                    mood -= 0.3 * (1 - rate / earlier)
+                if rate == 0:
+                    mood -= 0.15  # dormant that month
+            else:
+                mood -= 0.1  # never used it
+        if self._signal_within("cancel_page_visit", day, 45):
+            mood -= 0.3
+        if self._signal_within("data_export", day, 30):
+            mood -= 0.08
+        mood -= 0.12 * min(self._signal_within("payment_failed", day, 60), 3)
         if self.churned_at is not None:
             days_left = (self.churned_at - at).days
-            if days_left < 120:
-                mood -= 0.45 * (1 - max(days_left, 0) / 120)
-        if self.last_failed_at is not None and abs((at - self.last_failed_at).days) < 60:
-            mood -= 0.12 * min(self.failed_payments, 3)
+            if days_left < 150:
+                mood -= 0.5 * (1 - max(days_left, 0) / 150)
         if (now - at).days < 60:  # tickets open now weigh on recent answers only
-            mood -= 0.04 * min(self.open_tickets, 5)
-        return max(0.0, min(1.0, mood + rng.gauss(0, 0.12)))
+            mood -= 0.05 * min(self.open_tickets, 5)
+        return max(0.0, min(1.0, mood + rng.gauss(0, 0.1)))
+
+
+def _month_before(month: dt.date, k: int) -> dt.date:
+    for _ in range(k):
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    return month
 
 
 @dataclass
@@ -332,20 +354,25 @@ def _campaigns_create(surveys, campaigns, now: dt.datetime) -> list[_Run]:
     for slug, name, every_months, sample, spread, first_days_ago in campaigns:
         starts = now - dt.timedelta(days=first_days_ago)
         step = dt.timedelta(days=round(every_months * 30.44))
-        campaign = Campaign.objects.create(
+        # Found by name, so re-seeding after ``seed_demo --flush-demo`` reuses the campaign.
+        campaign, _ = Campaign.objects.update_or_create(
             survey=surveys[slug],
             name=name,
-            sample_percent=round(sample * 100),
-            spread_days=spread,
-            repeat_every_months=every_months,
-            starts_at=starts,
-            next_run_at=_next_after(starts, step, now),
-            status=Campaign.Status.SCHEDULED,
-            created_at=starts,
+            defaults={
+                "sample_percent": round(sample * 100),
+                "spread_days": spread,
+                "repeat_every_months": every_months,
+                "starts_at": starts,
+                "next_run_at": _next_after(starts, step, now),
+                "status": Campaign.Status.SCHEDULED,
+                "created_at": starts,
+            },
         )
         at = starts
         while at < now - dt.timedelta(days=2):
-            run = CampaignRun.objects.create(campaign=campaign, run_at=at, started_at=at)
+            run, _ = CampaignRun.objects.get_or_create(
+                campaign=campaign, run_at=at, defaults={"started_at": at}
+            )
             runs.append(_Run(slug, campaign.pk, run.pk, at, sample, spread))
             at += step
     return runs
@@ -362,23 +389,10 @@ def _load_accounts(
     chunk: list[int], now: dt.datetime, usage_from: dt.date | None
 ) -> dict[int, _Account]:
     accounts = {
-        row["pk"]: _Account(
-            pk=row["pk"],
-            owner_id=row["owner_id"],
-            created_at=row["created_at"],
-            churned_at=row["churned_at"],
-            failed_payments=row["failed_payments"],
-            last_failed_at=row["last_payment_failed_at"],
-            usage_from=usage_from,
-        )
-        for row in Account.objects.filter(pk__in=chunk).values(
-            "pk",
-            "owner_id",
-            "created_at",
-            "churned_at",
-            "failed_payments",
-            "last_payment_failed_at",
-        )
+        pk: _Account(pk=pk, owner_id=owner_id, created_at=created_at, churned_at=churned_at)
+        for pk, owner_id, created_at, churned_at in Account.objects.filter(
+            pk__in=chunk
+        ).values_list("pk", "owner_id", "created_at", "churned_at")
     }
     # An account's history starts when it was created or first paid, whichever is earlier;
     # data loaded without dates (created "now") does not hold the history back.
@@ -389,13 +403,14 @@ def _load_accounts(
         )
     )
     for account in accounts.values():
+        account.usage_from = usage_from
         start = min(account.created_at, first_paid.get(account.pk, account.created_at))
         account.created_at = start if start < recent else None
-    since = (now - dt.timedelta(days=HISTORY_DAYS + 31)).date()
+    since = (now - dt.timedelta(days=HISTORY_DAYS + 120)).date()
+    in_chunk = DailyUsage.objects.filter(account_id__in=chunk, day__gte=since).order_by()
     for row in (
-        DailyUsage.objects.filter(account_id__in=chunk, day__gte=since)
+        in_chunk.filter(type__in=ACTIVITY_TYPES)
         .annotate(month=TruncMonth("day"))
-        .order_by()
         .values("account_id", "month")
         .annotate(events=Sum("count"))
     ):
@@ -409,6 +424,10 @@ def _load_accounts(
     for account in accounts.values():
         used = [v for v in account.usage.values() if v]
         account.usual = sum(used) / len(used) if used else 0.0
+    for account_id, kind, day in in_chunk.filter(type__in=SIGNAL_TYPES).values_list(
+        "account_id", "type", "day"
+    ):
+        accounts[account_id].signals[kind].append(day)
     for row in (
         Ticket.objects.filter(account_id__in=chunk, status=TicketStatus.OPEN)
         .order_by()

@@ -268,3 +268,67 @@ def test_an_empty_database_gets_surveys_but_no_history():
     seed_surveys(rng=random.Random(3), now=timezone.now(), stdout=None)
     assert Survey.objects.count() == 5
     assert not Invitation.objects.exists()
+
+
+def test_reseeding_after_the_accounts_were_removed_reuses_surveys_and_campaigns(csm_user):
+    """``seed_demo --flush-demo`` deletes the demo accounts (their answers go with them) and
+    seeds again: surveys, tags and campaigns are reused, not duplicated."""
+    now = timezone.now()
+    _world(now, csm_user, healthy=3, declining=2, churned=1)
+    seed_surveys(rng=random.Random(4), now=now, stdout=None)
+    Account.objects.all().delete()
+    assert not Invitation.objects.exists()
+    _world(now, csm_user, healthy=3, declining=2, churned=1)
+    seed_surveys(rng=random.Random(4), now=now, stdout=None)
+    assert Survey.objects.count() == 5
+    assert Campaign.objects.count() == len(demo.CAMPAIGNS)
+    assert Response.objects.exists()
+
+
+class _NoNoise(random.Random):
+    def gauss(self, mu=0.0, sigma=1.0):
+        return mu
+
+
+def _steady_account(now: dt.datetime, **changes) -> demo._Account:
+    months = {demo._month_before(now.date().replace(day=1), k): 5.0 for k in range(0, 13)}
+    account = demo._Account(
+        pk=1,
+        owner_id=None,
+        created_at=None,
+        churned_at=None,
+        usage=months,
+        usual=5.0,
+        usage_from=(now - dt.timedelta(days=500)).date(),
+    )
+    for name, value in changes.items():
+        setattr(account, name, value)
+    return account
+
+
+def test_each_sign_of_trouble_lowers_the_mood_and_rising_use_lifts_it():
+    now = timezone.now()
+    at = now - dt.timedelta(days=5)
+    day = at.date()
+    month = day.replace(day=1)
+    calm = _steady_account(now).mood(at, now, _NoNoise())
+    assert calm == pytest.approx(0.78)
+    troubled = {
+        "cancel-page visit": _steady_account(
+            now, signals={"cancel_page_visit": [day - dt.timedelta(days=3)]}
+        ),
+        "data export": _steady_account(now, signals={"data_export": [day]}),
+        "failed payment": _steady_account(
+            now, signals={"payment_failed": [day - dt.timedelta(days=20)]}
+        ),
+        "churn coming": _steady_account(now, churned_at=now + dt.timedelta(days=20)),
+        "falling use": _steady_account(now, usage={**_steady_account(now).usage, month: 1.0}),
+        "open tickets": _steady_account(now, open_tickets=3),
+    }
+    for sign, account in troubled.items():
+        assert account.mood(at, now, _NoNoise()) < calm, sign
+    rising = _steady_account(now, usage={**_steady_account(now).usage, month: 7.0})
+    assert rising.mood(at, now, _NoNoise()) > calm
+    # A cancel-page visit two months before the answer is forgotten by then.
+    old_visit = _steady_account(now, signals={"cancel_page_visit": [day - dt.timedelta(days=60)]})
+    assert old_visit.mood(at, now, _NoNoise()) == pytest.approx(calm)
