@@ -21,7 +21,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from customers.models import Account
 from surveys import charts, metrics, selectors, services
@@ -58,7 +58,7 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 # --- survey list -----------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     rows = selectors.survey_index()
     return render(request, "surveys/index.html", {"rows": rows})
@@ -120,7 +120,7 @@ def _results_context(request: HttpRequest, survey: Survey) -> tuple[dict[str, An
     return context, status
 
 
-@require_GET
+@require_safe
 def results(request: HttpRequest, slug: str) -> HttpResponse:
     survey = get_object_or_404(Survey, slug=slug)
     context, status = _results_context(request, survey)
@@ -207,7 +207,7 @@ def _export_rows(survey: Survey, responses: Iterable[Response]) -> Iterator[str]
         yield writer.writerow([csv_safe(value) for value in row])
 
 
-@require_GET
+@require_safe
 def results_export(request: HttpRequest, slug: str) -> HttpResponse:
     """The answers as filtered on the page (``show=all`` includes those without a comment),
     streamed in chunks so a big survey never sits in memory."""
@@ -315,7 +315,7 @@ def _follow_ups_context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-@require_GET
+@require_safe
 def follow_ups(request: HttpRequest) -> HttpResponse:
     context = _follow_ups_context(request)
     template = "surveys/follow_ups.html"

@@ -414,3 +414,10 @@ def test_without_a_period_the_page_shows_and_uses_the_last_12_months(csm_client,
     response = csm_client.get(f"/surveys/{survey.slug}/")
     assert response.context["filters"].period == "365"
     assert '<option value="365" selected>' in response.text
+
+
+def test_read_pages_answer_head_and_refuse_post(csm_client, mixed_answers):
+    survey, *_ = mixed_answers
+    for url in ("/surveys/", f"/surveys/{survey.slug}/", "/surveys/follow-ups/"):
+        assert csm_client.head(url).status_code == 200
+        assert csm_client.post(url).status_code == 405
