@@ -704,6 +704,7 @@ def _account_parse(raw: Any) -> tuple[str, dict[str, Any], str | None]:
     """(external id, values to set, owner email to look up). Absent fields stay as they are;
     null clears a field that may be empty."""
     item = _item(raw)
+    external = _external_id(item.get("id"), "id")
     values: dict[str, Any] = {}
     if "name" in item:
         values["name"] = _text(item["name"], "name", max_length=255, required=True)
@@ -728,7 +729,7 @@ def _account_parse(raw: Any) -> tuple[str, dict[str, Any], str | None]:
         owner = _email(item["owner_email"], "owner_email").lower()
         if not owner:
             values["owner_id"] = None
-    return _external_id(item.get("id"), "id"), values, owner or None
+    return external, values, owner or None
 
 
 def _owners(emails: set[str]) -> dict[str, int]:
@@ -870,6 +871,7 @@ CONTACT_FIELDS = (
 
 def _contact_parse(raw: Any) -> tuple[str, str | None, dict[str, Any]]:
     item = _item(raw)
+    external = _external_id(item.get("id"), "id")
     values: dict[str, Any] = {}
     if "email" in item:
         values["email"] = _email(item["email"], "email")
@@ -886,7 +888,7 @@ def _contact_parse(raw: Any) -> tuple[str, str | None, dict[str, Any]]:
     if "traits" in item:
         values["traits"] = _checked_json(item["traits"], "traits")
     account = _optional_external_id(item.get("account"), "account")
-    return _external_id(item.get("id"), "id"), account, values
+    return external, account, values
 
 
 def _contacts_write(outcome: Outcome, items: Sequence[Any]) -> None:
@@ -1081,6 +1083,7 @@ TICKET_FIELDS = (
 
 def _ticket_parse(raw: Any) -> tuple[str, str | None, str | None, dict[str, Any]]:
     item = _item(raw)
+    external = _external_id(item.get("id"), "id")
     values: dict[str, Any] = {}
     if "subject" in item:
         values["subject"] = _text(item["subject"], "subject", max_length=500, required=True)
@@ -1096,7 +1099,7 @@ def _ticket_parse(raw: Any) -> tuple[str, str | None, str | None, dict[str, Any]
         raise ItemError("closed_at", "an open ticket has no closed_at")
     account = _optional_external_id(item.get("account"), "account")
     contact = _optional_external_id(item.get("contact"), "contact")
-    return _external_id(item.get("id"), "id"), account, contact, values
+    return external, account, contact, values
 
 
 def _ticket_settle(ticket: Ticket, values: dict[str, Any], now: dt.datetime) -> None:
@@ -1132,11 +1135,8 @@ def tickets_upsert(*, items: Sequence[Any]) -> IngestResult:
         except ItemError as error:
             outcome.reject(index, error)
     accounts = _pk_by_external_id(Account, {p[2] for p in parsed if p[2]})
-    contact_rows = Contact.objects.filter(external_id__in={p[3] for p in parsed if p[3]})
-    contacts = {
-        external: (pk, account_id)
-        for external, pk, account_id in contact_rows.values_list("external_id", "pk", "account_id")
-    }
+    contact_rows = _by_external_id(Contact, {p[3] for p in parsed if p[3]}, "pk", "account_id")
+    contacts = {external: (pk, account_id) for external, pk, account_id in contact_rows}
     existing = {
         ticket.external_id: ticket
         for ticket in Ticket.objects.select_for_update(no_key=True)
