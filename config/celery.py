@@ -34,6 +34,11 @@ app.conf.beat_schedule = {
         "schedule": 5 * 60,
         "options": {"expires": 5 * 60 - 10},
     },
+    "surveys-announce-responses": {
+        "task": "surveys.tasks.announce_responses",
+        "schedule": 10,
+        "options": {"expires": 9},
+    },
     "surveys-send-reminders": {
         "task": "surveys.tasks.send_reminders",
         "schedule": HOUR,

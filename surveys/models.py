@@ -244,7 +244,16 @@ class Response(models.Model):
     - CLI: ``{"recommend": 9, "buy_again": 8, "try_other": 5}`` (0–10 each, all present);
     - CSI: ``{"price": {"importance": 8, "satisfaction": 6}, …}`` (1–10), one entry per
       criterion of the survey when answered.
+
+    ``to_announce`` is a transactional outbox: the submit marks the row, and a worker sends
+    ``response_saved`` for it and clears the mark — so the respondent's request never waits
+    for follow-up work, and nothing is lost when Redis or a worker is down.
     """
+
+    class Announce(models.IntegerChoices):
+        NOTHING = 0, "Nothing to announce"
+        CREATED = 1, "Answered"
+        EDITED = 2, "Edited"
 
     invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="response")
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="responses")
@@ -257,12 +266,18 @@ class Response(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     tags = models.ManyToManyField("Tag", blank=True, related_name="responses")
+    to_announce = models.PositiveSmallIntegerField(
+        choices=Announce.choices, default=Announce.NOTHING, editable=False
+    )
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["survey", "created_at"]),
             models.Index(fields=["account", "-created_at"]),
+            models.Index(
+                fields=["id"], condition=~Q(to_announce=0), name="response_to_announce_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -1,11 +1,11 @@
 """What happens after an answer is saved: close the loop and tag it.
 
 Connected to ``surveys.signals.response_saved`` in ``SurveysConfig.ready``. The signal is sent
-by the ``announce_response_saved`` task once the answer has committed, so this runs in a
-worker (inline in the embedded mode), never inside the respondent's transaction. Both steps
-are idempotent: each runs even if the other fails, and the first failure is raised again so
-the task's retry (transient errors) runs them once more. ``follow_ups_create_missing`` repairs
-anything a permanent failure left out.
+by ``surveys.services.responses_announce`` (the outbox the beat drains) after the answer has
+committed, so this runs in a worker (inline in the embedded mode), never inside the
+respondent's transaction. Both steps are idempotent: each runs even if the other fails, and
+the first failure is raised again so the answer stays in the outbox for the next run.
+``follow_ups_create_missing`` repairs anything a permanent failure left out.
 """
 
 from __future__ import annotations

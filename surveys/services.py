@@ -37,6 +37,7 @@ from surveys.models import (
     SurveyKind,
     Tag,
 )
+from surveys.signals import response_saved
 from surveys.texts import LANGUAGES, item_keys
 from surveys.tokens import token_hash, token_is_well_formed, token_new
 
@@ -757,14 +758,17 @@ def _first_score_in_one_statement(*, digest: str, data, language, now) -> Submit
         "AND (s.closes_at IS NULL OR s.closes_at > %s) AND s.kind = ANY(%s) "
         f"AND NOT EXISTS (SELECT 1 FROM {res} r WHERE r.invitation_id = i.id) LIMIT 1) "
         f"INSERT INTO {res} (invitation_id, survey_id, contact_id, account_id, score, answers, "
-        "comment, language, created_at, updated_at) "
+        "comment, language, created_at, updated_at, to_announce) "
         "SELECT id, survey_id, contact_id, account_id, %s, '{}', '', COALESCE(%s, language), "
-        "%s, %s FROM link ON CONFLICT (invitation_id) DO NOTHING "
+        "%s, %s, %s FROM link ON CONFLICT (invitation_id) DO NOTHING "
         "RETURNING id, language, (SELECT ask_follow_up FROM link)"
     )
     chosen = language if language in LANGUAGES else None
     with connection.cursor() as cursor:
-        cursor.execute(sql, [digest, digest, now, now, kinds, score, chosen, now, now])
+        cursor.execute(
+            sql,
+            [digest, digest, now, now, kinds, score, chosen, now, now, Response.Announce.CREATED],
+        )
         row = cursor.fetchone()
     if row is None:
         return None
@@ -809,6 +813,7 @@ def _response_submit(*, digest, data, with_score, with_comment, language, now) -
                     language=language,
                     created_at=now,
                     updated_at=now,
+                    to_announce=Response.Announce.CREATED,
                 )
             except IntegrityError as exc:
                 raise _SubmitRace from exc
@@ -834,13 +839,51 @@ def _response_submit(*, digest, data, with_score, with_comment, language, now) -
 
 
 def _announce(*, response_id: int, created: bool) -> None:
-    """Tell the receivers of ``response_saved`` (follow-ups, keyword tags) once the answer has
-    committed — through a Celery task, so their queries are not on the respondent's request
-    (in the embedded mode tasks run inline). ``robust``: a broker hiccup is logged, never
-    shown to a respondent whose answer is already saved."""
-    from surveys.tasks import announce_response_saved
+    """The row is marked ``to_announce``; a worker (``surveys.tasks.announce_responses``, on the
+    beat) sends ``response_saved`` for it. In the embedded mode, where no beat runs and tasks
+    are inline, it is announced right after the commit instead."""
+    from celery import current_app
 
-    transaction.on_commit(lambda: announce_response_saved.delay(response_id, created), robust=True)
+    if current_app.conf.task_always_eager:
+        transaction.on_commit(lambda: responses_announce(response_ids=[response_id]), robust=True)
+
+
+def responses_announce(*, response_ids: list[int] | None = None, limit: int = 2000) -> int:
+    """Send ``response_saved`` for answers marked ``to_announce`` and clear the mark.
+
+    At least once: the mark is cleared after the receivers ran, and only if the answer was not
+    edited meanwhile (then it is announced again, as edited). Receivers run in their own
+    transactions and must be idempotent (the results receivers are); one that raises leaves
+    the answer marked for the next run. Returns how many were announced.
+    """
+    announced, after = 0, 0
+    pending = Response.objects.exclude(to_announce=Response.Announce.NOTHING)
+    if response_ids is not None:
+        pending = pending.filter(pk__in=response_ids)
+    while announced < limit:
+        batch = list(
+            pending.filter(pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", "to_announce", "updated_at")[:200]
+        )
+        for response_id, state, stamp in batch:
+            try:
+                response_saved.send(
+                    sender=Response,
+                    response_id=response_id,
+                    created=state == Response.Announce.CREATED,
+                )
+            except Exception:
+                logger.exception("Announcing response %s failed; it stays queued", response_id)
+                continue
+            Response.objects.filter(pk=response_id, to_announce=state, updated_at=stamp).update(
+                to_announce=Response.Announce.NOTHING
+            )
+            announced += 1
+        if len(batch) < 200:
+            break
+        after = batch[-1][0]
+    return announced
 
 
 def response_save(
@@ -898,6 +941,7 @@ def _response_store(
             language=language,
             created_at=now,
             updated_at=now,
+            to_announce=Response.Announce.CREATED,
         )
         created = True
     else:
@@ -929,7 +973,11 @@ def _response_apply(*, response: Response, answer: Answer, language: str, now) -
     response.score, response.answers, response.comment = new_score, new_answers, new_comment
     response.language = language
     response.updated_at = now
-    response.save(update_fields=["score", "answers", "comment", "language", "updated_at"])
+    if response.to_announce != Response.Announce.CREATED:  # not yet announced: still "new"
+        response.to_announce = Response.Announce.EDITED
+    response.save(
+        update_fields=["score", "answers", "comment", "language", "updated_at", "to_announce"]
+    )
     return True
 
 

@@ -14,8 +14,6 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from surveys import services
-from surveys.models import Response
-from surveys.signals import response_saved
 
 TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, ConnectionError, OperationalError)
 RETRY = {
@@ -70,9 +68,7 @@ def send_ticket_surveys(ticket_id: int) -> int:
 
 
 @shared_task(**RETRY)
-def announce_response_saved(response_id: int, created: bool) -> int:
-    """Run the ``response_saved`` receivers (follow-ups, keyword tags) for a saved answer,
-    outside the respondent's request. Returns how many receivers ran."""
-    if not Response.objects.filter(pk=response_id).exists():
-        return 0
-    return len(response_saved.send(sender=Response, response_id=response_id, created=created))
+def announce_responses() -> int:
+    """Beat, every few seconds: run the ``response_saved`` receivers (follow-ups, keyword tags)
+    for answers saved since, off the respondents' requests."""
+    return services.responses_announce()

@@ -526,3 +526,65 @@ def test_one_click_unsubscribe_from_the_mail_provider_needs_no_csrf_token():
     assert invitation.contact.do_not_survey is True
     assert provider.get(f"/s/{token}/unsubscribe/one-click/").status_code == 405
     assert provider.post("/s/" + "A" * 43 + "/unsubscribe/one-click/").status_code == 404
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path")
+def test_a_first_score_is_a_single_statement_on_postgresql(client, django_assert_num_queries):
+    _invitation, token = make_link()
+    with django_assert_num_queries(1):
+        assert answer(client, token, {"score": "9", "lang": "sv"}).status_code == 302
+    saved = Response.objects.get()
+    assert (saved.score, saved.language, saved.answers, saved.comment) == (9, "sv", {}, "")
+
+
+def test_a_saved_answer_waits_in_the_outbox_until_a_worker_announces_it(
+    client, monkeypatch, settings
+):
+    """In production the submit only marks the answer; the beat task sends the signal."""
+    from celery import current_app
+
+    from surveys.tasks import announce_responses
+
+    monkeypatch.setattr(current_app.conf, "task_always_eager", False)
+    heard = []
+
+    def listener(sender, response_id, created, **kwargs):
+        heard.append((response_id, created))
+
+    response_saved.connect(listener)
+    try:
+        _invitation, token = make_link()
+        assert answer(client, token, {"score": "9"}).status_code == 302
+        saved = Response.objects.get()
+        assert saved.to_announce == Response.Announce.CREATED
+        assert heard == []
+        assert announce_responses() == 1
+        assert heard == [(saved.pk, True)]
+        saved.refresh_from_db()
+        assert saved.to_announce == Response.Announce.NOTHING
+        assert announce_responses() == 0  # a replay announces nothing twice
+    finally:
+        response_saved.disconnect(listener)
+
+
+def test_an_answer_whose_receiver_fails_stays_in_the_outbox_for_the_next_run(monkeypatch):
+    from surveys.services import responses_announce
+
+    _invitation, token = make_link()
+    assert answer(Client(), token, {"score": "3"}).status_code == 302
+    saved = Response.objects.get()
+    Response.objects.filter(pk=saved.pk).update(to_announce=Response.Announce.EDITED)
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("receiver down")
+
+    response_saved.connect(broken)
+    try:
+        assert responses_announce() == 0
+    finally:
+        response_saved.disconnect(broken)
+    saved.refresh_from_db()
+    assert saved.to_announce == Response.Announce.EDITED
+    assert responses_announce() == 1
+    saved.refresh_from_db()
+    assert saved.to_announce == Response.Announce.NOTHING
