@@ -339,7 +339,7 @@ def _adapt_sqlite(kind: str, value: Any) -> Any:
     return value
 
 
-def _binding_cursor():
+def _binding_cursor(*, binary_results: bool = False):
     """A PostgreSQL cursor that sends parameters separately from the statement, arrays in
     binary: Django's default client-side binding spends ~15 ms of Python per 1000-row batch
     quoting arrays into SQL text, this ~3 ms. Wrapped like Django's own cursors, so queries
@@ -348,6 +348,8 @@ def _binding_cursor():
 
     connection.ensure_connection()
     raw = psycopg.Cursor(connection.connection)
+    if binary_results:  # timestamps then load in C rather than parsed from text
+        raw.format = psycopg.pq.Format.BINARY
     if connection.queries_logged:
         return connection.make_debug_cursor(raw)
     return connection.make_cursor(raw)
@@ -425,7 +427,7 @@ def _by_external_id(model, external_ids: set[str], *fields: str) -> list[tuple]:
     columns = ", ".join(
         meta.pk.column if f == "pk" else meta.get_field(f).column for f in ("external_id", *fields)
     )
-    with _binding_cursor() as cursor:
+    with _binding_cursor(binary_results=True) as cursor:
         cursor.execute(
             f"SELECT {columns} FROM {meta.db_table} WHERE external_id = ANY(%b::text[])",  # noqa: S608
             [list(external_ids)],
