@@ -1509,12 +1509,15 @@ def demo_seed(
         account_table = Account._meta.db_table
         if postgres:
             sink.cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            rebuilt = []
             for table, statements in restore.items():
                 if table != account_table:
+                    table_started = time.perf_counter()
                     for statement in statements:
                         sink.cursor.execute(statement)
-            if restore:
-                say("indexes and constraints rebuilt")
+                    rebuilt.append(f"{table} {time.perf_counter() - table_started:.1f} s")
+            if rebuilt:
+                say(f"indexes and constraints rebuilt: {', '.join(rebuilt)}")
             for model in BULK_MODELS:
                 sink.cursor.execute(f"ANALYZE {model._meta.db_table}")
         # MRR, plan, first payment and churn: derived set-based by the service that owns them.

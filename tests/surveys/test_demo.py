@@ -10,6 +10,7 @@ import re
 import statistics
 
 import pytest
+from django.core.management import call_command
 from django.db.models import Avg
 from django.utils import timezone
 
@@ -332,3 +333,18 @@ def test_each_sign_of_trouble_lowers_the_mood_and_rising_use_lifts_it():
     # A cancel-page visit two months before the answer is forgotten by then.
     old_visit = _steady_account(now, signals={"cancel_page_visit": [day - dt.timedelta(days=60)]})
     assert old_visit.mood(at, now, _NoNoise()) == pytest.approx(calm)
+
+
+def test_seed_demo_builds_the_survey_history_with_the_company():
+    out = io.StringIO()
+    call_command("seed_demo", "--accounts", "40", "--seed", "5", stdout=out)
+    assert "surveys.demo.seed_surveys: done" in out.getvalue()
+    assert set(Survey.objects.values_list("slug", flat=True)) == {
+        "nps",
+        "csat",
+        "ces",
+        "cli",
+        "csi",
+    }
+    assert Response.objects.filter(survey__slug="nps").count() > 20
+    assert Invitation.objects.filter(survey__slug="csat", ticket__isnull=False).exists()

@@ -114,13 +114,16 @@ class Command(BaseCommand):
                 chunk_size=options["chunk_size"],
                 progress=lambda line: self.stdout.write(f"  {line}"),
             )
+            self.stdout.write(f"Customers data loaded in {stats.seconds:.1f} s.")
             for k, path in enumerate(APP_SEEDERS, start=1):
                 seeder = _load_seeder(path)
                 if seeder is None:
                     self.stdout.write(f"  {path}: not available yet, skipped")
                     continue
+                seeder_started = time.perf_counter()
                 seeder(rng=random.Random(seed + k), now=now, stdout=self.stdout)
-                self.stdout.write(f"  {path}: done")
+                seconds = time.perf_counter() - seeder_started
+                self.stdout.write(f"  {path}: done in {seconds:.1f} s")
         elapsed = time.perf_counter() - started
         self.stdout.write(
             self.style.SUCCESS(
