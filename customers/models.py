@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -100,17 +100,14 @@ class Account(models.Model):
         ordering = ["name"]
         indexes = [
             # One per portfolio sort, ending in the id tie-breaker the sort uses, so a page
-            # of 50 is read off an index instead of sorting the whole book.
+            # of 50 is read off an index instead of sorting the whole book. The activity sort
+            # (NULLS LAST, which SQLite cannot index) and the search indexes are created for
+            # PostgreSQL only, in migration 0003.
             models.Index(fields=["owner", "name"]),
             models.Index(fields=["name", "id"], name="account_name_id_idx"),
             models.Index(fields=["stage"]),
             models.Index(fields=["renewal_date", "id"], name="account_renewal_id_idx"),
             models.Index(fields=["mrr_base", "id"], name="account_mrr_id_idx"),
-            models.Index(
-                F("last_activity_at").desc(nulls_last=True),
-                F("id").desc(),
-                name="account_activity_id_idx",
-            ),
             models.Index(fields=["domain"]),
         ]
         constraints = [
