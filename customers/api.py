@@ -397,12 +397,23 @@ def tickets(request: HttpRequest) -> HttpResponse:
 segment = Router(auth=[SegmentBasicKey(), BearerKey()], tags=["segment"])
 
 
-def _segment_single(request: HttpRequest, kind: str) -> HttpResponse:
+def _segment_single(request: HttpRequest, kind: str | None) -> HttpResponse:
     message = _read_object(request, '{"userId": "…", "traits": {…}}')
     result = _ingest(lambda: ingest.segment_ingest(messages=[message], kind=kind))
     if result["rejected"]:
         return _json({"detail": result["rejected"][0]["error"], **result}, status=400)
     return _answer(result)
+
+
+@segment.post(
+    "",
+    response=RESPONSES,
+    openapi_extra=_body(SegmentMessage),
+    summary="Segment webhook: any one identify, group or track message, by its type",
+)
+def segment_any(request: HttpRequest) -> HttpResponse:
+    """Segment's webhook destination posts every call to one URL; its ``type`` says which."""
+    return _segment_single(request, None)
 
 
 @segment.post(

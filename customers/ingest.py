@@ -1273,7 +1273,9 @@ def _segment_group(message: dict) -> tuple[dict, dict | None]:
     }
     member = None
     if message.get("userId") not in (None, ""):
-        member = {"id": message["userId"], "account": message["groupId"]}
+        # Checked here, before anything is written: a group whose member cannot be stored
+        # is rejected whole rather than leaving the account upserted and the message refused.
+        member = {"id": _external_id(message["userId"], "userId"), "account": message["groupId"]}
     return item, member
 
 

@@ -171,3 +171,30 @@ def test_a_batch_applies_groups_then_identifies_then_tracks_and_answers_per_mess
     replay = post(client, "/api/v1/segment/batch", body, headers=auth)
     assert (replay.json()["accepted"], replay.json()["duplicates"]) == (0, 3)
     assert UsageEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize("user_id", [1.5, True, "u" * 256])
+def test_a_group_with_a_bad_user_id_is_refused_whole_and_writes_nothing(client, auth, user_id):
+    response = post(
+        client,
+        "/api/v1/segment/group",
+        {"type": "group", "groupId": "acme", "userId": user_id, "traits": {"name": "Acme"}},
+        headers=auth,
+    )
+    assert response.status_code == 400
+    assert "userId" in response.json()["rejected"][0]["error"]
+    assert not Account.objects.exists()
+    assert not Contact.objects.exists()
+
+
+def test_one_webhook_url_takes_each_message_by_its_type(client, auth):
+    group = {"type": "group", "groupId": "acme", "traits": {"name": "Acme"}}
+    identify = {"type": "identify", "userId": "u1", "traits": {"email": "a@acme.example"}}
+    identify["context"] = {"groupId": "acme"}
+    page = {"type": "page", "userId": "u1", "messageId": "p-1"}
+    assert post(client, "/api/v1/segment/", group, headers=auth).status_code == 200
+    assert post(client, "/api/v1/segment/", identify, headers=auth).status_code == 200
+    refused = post(client, "/api/v1/segment/", page, headers=auth)
+    assert refused.status_code == 400
+    assert "'page' is not used" in refused.json()["rejected"][0]["error"]
+    assert Contact.objects.get().account == Account.objects.get(external_id="acme")

@@ -492,3 +492,23 @@ def test_reopening_clears_closed_at_and_bad_tickets_are_refused_with_their_field
         None,
         "acme-person",
     )
+
+
+def test_replaying_a_batch_of_new_tickets_creates_nothing_new():
+    make_account("acme")
+    batch = [
+        {
+            "id": f"t{n}",
+            "account": "acme",
+            "subject": f"Issue {n}",
+            "opened_at": "2025-03-01T10:00:00Z",
+        }
+        for n in range(3)
+    ]
+    first = tickets_upsert(items=batch)
+    rows = list(Ticket.objects.order_by("pk").values())
+    replay = tickets_upsert(items=batch)
+    assert (first["accepted"], first["duplicates"]) == (3, 0)
+    assert (replay["accepted"], replay["duplicates"], replay["rejected"]) == (0, 3, [])
+    assert Ticket.objects.count() == 3
+    assert list(Ticket.objects.order_by("pk").values()) == rows
