@@ -20,7 +20,15 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --if-empty
 	$(BIN)/python manage.py ensure_demo_admin
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	@# Embedded mode has no Celery beat: run the schedule in this process group beside the
+	@# server (campaigns, survey emails, reminders). With REDIS_URL set, `make beat` does it.
+	@if [ -z "$$REDIS_URL" ]; then \
+		$(BIN)/python manage.py run_scheduled --loop & scheduler=$$!; \
+		trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/python manage.py runserver 127.0.0.1:$(PORT); \
+	else \
+		$(BIN)/python manage.py runserver 127.0.0.1:$(PORT); \
+	fi
 
 test: install
 	$(BIN)/ruff check .

@@ -22,3 +22,59 @@ def test_ensure_demo_admin_is_safe_to_run_twice(settings, tmp_path):
     assert admin.check_password(password)
     assert admin.is_superuser and admin.is_staff
     assert User.objects.filter(email="admin@example.com").count() == 1
+
+
+def test_run_scheduled_runs_each_beat_job_once_in_process():
+    """The embedded mode's scheduler: a revenue change whose date has come is applied."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from customers.models import Account, RevenueChange
+    from customers.services import revenue_change_record
+
+    account = Account.objects.create(external_id="a-1", name="Acme", currency="USD")
+    change = revenue_change_record(
+        account=account, mrr=Decimal("120"), effective_at=timezone.now() + dt.timedelta(hours=2)
+    )
+    RevenueChange.objects.filter(pk=change.pk).update(
+        effective_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    out = StringIO()
+    call_command("run_scheduled", verbosity=2, stdout=out)
+    account.refresh_from_db()
+    assert account.mrr == Decimal("120.00")
+    assert "customers-refresh-account-revenue: 1" in out.getvalue()
+    assert "surveys-send-reminders: 0" in out.getvalue()
+
+
+def test_run_scheduled_refuses_an_unknown_entry_and_names_the_known_ones():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="Unknown schedule entries: nope.*surveys-send"):
+        call_command("run_scheduled", only=["nope"])
+
+
+def test_run_scheduled_reports_a_failing_job_and_still_runs_the_others(monkeypatch):
+    from django.core.management.base import CommandError
+
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("customers.tasks.accounts_refresh_revenue", broken)
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="1 scheduled job"):
+        call_command("run_scheduled", verbosity=2, stdout=out, stderr=err)
+    assert "customers-refresh-account-revenue: failed: RuntimeError('boom')" in err.getvalue()
+    assert "surveys-send-reminders: 0" in out.getvalue()
+
+
+def test_run_scheduled_knows_which_jobs_are_due():
+    from datetime import timedelta
+
+    from accounts.management.commands.run_scheduled import due_entries, interval_seconds
+
+    assert due_entries({"a": 10.0, "b": 30.0, "c": 20.0}, now=20.0) == ["a", "c"]
+    assert interval_seconds(60) == 60.0
+    assert interval_seconds(timedelta(hours=1)) == 3600.0
