@@ -10,6 +10,7 @@ Production runs ``celery beat`` instead. The schedule itself lives only in
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 
 from celery.schedules import schedule as celery_schedule
@@ -54,6 +55,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         self.verbosity = options["verbosity"]
+        if self.verbosity < 2:  # one INFO line per job every few seconds drowns the server's
+            logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         app.loader.import_default_modules()  # registers every app's tasks
         schedule = app.conf.beat_schedule
         names = options["only"] or list(schedule)
