@@ -3,42 +3,14 @@ rollups count it once, and overlapping batches queue rather than deadlock."""
 
 from __future__ import annotations
 
-import threading
-
-import pytest
-from django.db import connection
 from django.test import Client
 
 from customers.ingest import accounts_upsert, events_ingest, revenue_changes_record
 from customers.models import Account, DailyUsage, RevenueChange, UsageEvent
+from tests.concurrency import POSTGRES_ONLY, run_together
 from tests.customers.api_factories import bearer, event, make_account, make_key, post
 
-pytestmark = [
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL"),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-def run_together(*jobs):
-    barrier = threading.Barrier(len(jobs))
-    results, errors = [None] * len(jobs), []
-
-    def run(index, job):
-        try:
-            barrier.wait()
-            results[index] = job()
-        except Exception as exc:  # reported below, never swallowed
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
-    return results
+pytestmark = POSTGRES_ONLY
 
 
 def batch(size: int, accounts: int, *, prefix: str = "e") -> list[dict]:

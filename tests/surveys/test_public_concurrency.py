@@ -6,39 +6,15 @@ import threading
 import time
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.test import Client
 
 from surveys.models import Response, ResponseEdit
 from surveys.services import Answer, response_save
+from tests.concurrency import POSTGRES_ONLY, run_together
 from tests.surveys.respond_factories import make_link
 
-pytestmark = [
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL"),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-def run_together(*jobs):
-    barrier = threading.Barrier(len(jobs))
-    results, errors = [None] * len(jobs), []
-
-    def run(index, job):
-        try:
-            barrier.wait()
-            results[index] = job()
-        except Exception as exc:  # reported below, never swallowed
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
-    return results
+pytestmark = POSTGRES_ONLY
 
 
 def test_two_simultaneous_first_answers_through_the_page_make_one_response():

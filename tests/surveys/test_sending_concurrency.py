@@ -3,44 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
-import pytest
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 
 from customers.models import Ticket
 from surveys.models import Campaign, CampaignRun, Invitation, SendSkip
 from surveys.services import campaign_run, invitations_create_for_ticket, invitations_send_due
+from tests.concurrency import POSTGRES_ONLY, run_together
 from tests.surveys.respond_factories import make_account, make_contact, make_survey
 
-pytestmark = [
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL"),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-def run_together(*jobs):
-    barrier = threading.Barrier(len(jobs))
-    results, errors = [None] * len(jobs), []
-
-    def run(index, job):
-        try:
-            barrier.wait()
-            results[index] = job()
-        except Exception as exc:  # reported below, never swallowed
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
-    return results
+pytestmark = POSTGRES_ONLY
 
 
 def test_three_workers_send_each_due_invitation_exactly_once():
