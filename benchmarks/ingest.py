@@ -33,9 +33,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project's packages, when run as a script
+from benchmarks.bench_db import admin_execute, with_db  # noqa: E402
+
 BENCH_DB = "tenure_bench_api"
 BATCH = 1000
 TYPES = ["login", "feature_used", "feature_used", "feature_used", "page_viewed", "data_export"]
@@ -43,26 +45,6 @@ FEATURES = ["reports", "dashboards", "exports", "alerts", "integrations"]
 
 
 # --- setup --------------------------------------------------------------------------------
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _admin_execute(base_url: str, sql: str) -> None:
-    import psycopg
-
-    parts = urlsplit(base_url)
-    with psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(sql)
 
 
 def _seed(accounts: int) -> tuple[str, dict[str, int], dict[str, int]]:
@@ -302,9 +284,9 @@ def main() -> None:
     batches = args.events // BATCH
     if batches < args.rounds or args.accounts < 1:
         raise SystemExit(f"--events must be at least {BATCH * args.rounds} and --accounts ≥ 1")
-    bench_url = _with_db(base_url, BENCH_DB)
-    _admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    _admin_execute(base_url, f"CREATE DATABASE {BENCH_DB}")
+    bench_url = with_db(base_url, BENCH_DB)
+    admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    admin_execute(base_url, f"CREATE DATABASE {BENCH_DB}")
     env = {
         **os.environ,
         "DATABASE_URL": bench_url,
@@ -317,7 +299,6 @@ def main() -> None:
     }
     env.pop("REDIS_URL", None)  # nothing on this path is queued
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     server = None
     try:
         import django
@@ -377,7 +358,7 @@ def main() -> None:
 
         connections.close_all()
         if not args.keep:
-            _admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def _warm_body(stream: Stream, n: int) -> bytes:

@@ -25,9 +25,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project's packages, when run as a script
+from benchmarks.bench_db import admin_execute, with_db  # noqa: E402
+
 BENCH_DB = "tenure_bench_portfolio"
 
 CASES = {
@@ -65,26 +67,6 @@ def __getattr__(name):  # this module doubles as the URLconf: the product's, plu
 
         return [path("bare/", bare_page), path("", include("config.urls"))]
     raise AttributeError(name)
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _admin_execute(base_url: str, sql: str) -> None:
-    import psycopg
-
-    parts = urlsplit(base_url)
-    with psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(sql)
 
 
 def _seed(accounts: int):
@@ -165,14 +147,13 @@ def main() -> None:
     base_url = os.environ.get("DATABASE_URL", "")
     if not base_url.startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL server: the figure is about PostgreSQL.")
-    _admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-    _admin_execute(base_url, f"CREATE DATABASE {BENCH_DB}")
-    os.environ["DATABASE_URL"] = _with_db(base_url, BENCH_DB)
+    admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+    admin_execute(base_url, f"CREATE DATABASE {BENCH_DB}")
+    os.environ["DATABASE_URL"] = with_db(base_url, BENCH_DB)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production-use-xx")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -216,7 +197,7 @@ def main() -> None:
     finally:
         connections.close_all()
         if not args.keep:
-            _admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+            admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
 
 
 if __name__ == "__main__":

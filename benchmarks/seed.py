@@ -27,30 +27,12 @@ import secrets
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project's packages, when run as a script
+from benchmarks.bench_db import admin_execute, with_db  # noqa: E402
+
 BENCH_DB = "tenure_bench_seed"
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _admin_execute(base_url: str, sql: str) -> None:
-    import psycopg
-
-    parts = urlsplit(base_url)
-    with psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(sql)
 
 
 class _Tee:
@@ -130,11 +112,11 @@ def main() -> None:
     base_url = os.environ.get("DATABASE_URL", "")
     if not base_url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL server (its database is not touched).")
-    _admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    _admin_execute(base_url, f"CREATE DATABASE {BENCH_DB}")
+    admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    admin_execute(base_url, f"CREATE DATABASE {BENCH_DB}")
     os.environ.update(
         {
-            "DATABASE_URL": _with_db(base_url, BENCH_DB),
+            "DATABASE_URL": with_db(base_url, BENCH_DB),
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "false",
             "SECRET_KEY": "benchmark-only-" + secrets.token_hex(16),
@@ -143,7 +125,6 @@ def main() -> None:
         }
     )
     os.environ.pop("REDIS_URL", None)
-    sys.path.insert(0, str(ROOT))
     try:
         import django
 
@@ -166,7 +147,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        _admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
     events_per_s = events / seed_seconds
     copy_events_per_s = events / copy_seconds

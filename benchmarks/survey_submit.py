@@ -33,9 +33,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project's packages, when run as a script
+from benchmarks.bench_db import admin_execute, with_db  # noqa: E402
+
 BENCH_DB = "tenure_bench_survey"
 CSRF = secrets.token_hex(16)  # a 32-character CSRF secret: cookie and form field match
 
@@ -83,26 +86,6 @@ def bare_application():
 
 
 # --- setup --------------------------------------------------------------------------------------
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _admin_execute(base_url: str, sql: str) -> None:
-    import psycopg
-
-    parts = urlsplit(base_url)
-    with psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(sql)
 
 
 def _seed(accounts: int) -> list[str]:
@@ -328,9 +311,9 @@ def main() -> None:
         raise SystemExit("Set DATABASE_URL to a PostgreSQL server (its database is not touched).")
     if args.accounts <= args.warmup:
         raise SystemExit("--accounts must be larger than --warmup")
-    bench_url = _with_db(base_url, BENCH_DB)
-    _admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    _admin_execute(base_url, f"CREATE DATABASE {BENCH_DB}")
+    bench_url = with_db(base_url, BENCH_DB)
+    admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    admin_execute(base_url, f"CREATE DATABASE {BENCH_DB}")
     env = {
         **os.environ,
         "DATABASE_URL": bench_url,
@@ -347,7 +330,6 @@ def main() -> None:
     elif not env.get("REDIS_URL"):
         raise SystemExit("--redis needs REDIS_URL (production mode: Celery through Redis)")
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     try:
         import django
 
@@ -412,7 +394,7 @@ def main() -> None:
         if args.redis:
             _purge_queue()
         connections.close_all()
-        _admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
     (survey_rps, survey_p99), (bare_rps, bare_p99) = results["survey"], results["bare"]
     rps_ratio = survey_rps / bare_rps
