@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from customers import services
 from customers.models import (
     Account,
     Contact,
@@ -17,9 +18,39 @@ class AccountAdmin(admin.ModelAdmin):
     list_filter = ["stage", "plan", "currency"]
     search_fields = ["name", "domain", "external_id"]
     raw_id_fields = ["owner"]
-    readonly_fields = ["mrr", "mrr_base", "first_paid_at", "churned_at", "last_activity_at"]
+    # Derived from the revenue history and the usage events by the services: shown, never
+    # typed (an edit here would be overwritten, or worse, be saved over a fresher value).
+    readonly_fields = [
+        "mrr",
+        "mrr_base",
+        "first_paid_at",
+        "churned_at",
+        "last_activity_at",
+        "created_at",
+    ]
     list_select_related = ["owner"]
     show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        # The currency of an account with revenue history is what that history is in.
+        if obj is not None and obj.revenue_changes.exists():
+            return [*self.readonly_fields, "currency"]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        """Write only what the form changed, so derived columns updated meanwhile by a task
+        or the ingest API are not overwritten; a stage change goes through the service so
+        the move is recorded like any other."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        changed = [name for name in form.changed_data if name != "stage"]
+        if changed:
+            obj.save(update_fields=[*changed, "updated_at"])
+        if "stage" in form.changed_data:
+            services.account_change_stage(
+                account=obj, to_stage=obj.stage, actor=request.user, source="admin"
+            )
 
 
 @admin.register(Contact)
