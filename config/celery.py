@@ -17,6 +17,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 HOUR = 60 * 60
+DAY = 24 * HOUR
 
 app.conf.beat_schedule = {
     "customers-refresh-account-revenue": {
@@ -43,5 +44,12 @@ app.conf.beat_schedule = {
         "task": "surveys.tasks.send_reminders",
         "schedule": HOUR,
         "options": {"expires": HOUR - 60},
+    },
+    # The repair job: follow-ups for unhappy answers that have none. Late is fine (the
+    # receivers make them at once); a missed day is made up by the next one.
+    "surveys-create-missing-follow-ups": {
+        "task": "surveys.tasks.create_missing_follow_ups",
+        "schedule": DAY,
+        "options": {"expires": HOUR},
     },
 }

@@ -949,7 +949,8 @@ def contacts_upsert(*, items: Sequence[Any], source: str = "api") -> IngestResul
     Fields: ``account`` (external id; required for a new contact, moves an existing one),
     ``email``, ``name``, ``role``, ``locale``, ``birthday``, ``do_not_survey`` (an opt-out
     can be set here but only lifted in Tenure), ``traits`` (merged). Absent fields are left
-    as they are.
+    as they are; a new contact without ``locale`` has none (unknown), so its survey pages
+    follow the respondent's browser rather than a language guessed for them.
     """
     _source(source)
     outcome = Outcome(len(items))

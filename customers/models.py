@@ -133,7 +133,8 @@ class Contact(models.Model):
     email = models.EmailField(blank=True, db_index=True)
     name = models.CharField(max_length=255, blank=True)
     role = models.CharField(max_length=120, blank=True)
-    locale = models.CharField(max_length=10, choices=Locale.choices, default=Locale.EN)
+    # Empty = unknown: survey pages then follow the respondent's browser, emails go in English.
+    locale = models.CharField(max_length=10, choices=Locale.choices, blank=True, default="")
     birthday = models.DateField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     do_not_survey = models.BooleanField(default=False)

@@ -36,9 +36,13 @@ def unsubscribe_url(token: str) -> str:
 def invitation_email(
     *, invitation: Invitation, token: str, reminder: bool = False
 ) -> EmailMultiAlternatives:
-    """The email for one invitation (or its reminder), ready for any Django email backend."""
+    """The email for one invitation (or its reminder), ready for any Django email backend.
+
+    In the contact's language; in English (``LANGUAGE_CODE``) when we do not know it, since an
+    email has no browser to ask. The page behind the link still follows the browser.
+    """
     survey, contact = invitation.survey, invitation.contact
-    language = invitation.language
+    language = invitation.language or settings.LANGUAGE_CODE
     with override(language):
         texts = survey_texts(survey, language)
         link = answer_url(token)

@@ -200,11 +200,24 @@ class Invitation(models.Model):
     reminder_token_hash = models.CharField(
         max_length=64, null=True, blank=True, unique=True, editable=False
     )
-    language = models.CharField(max_length=10, choices=Locale.choices, default=Locale.EN)
+    language = models.CharField(
+        max_length=10,
+        choices=Locale.choices,
+        blank=True,
+        default="",
+        help_text="The contact's language when invited; empty = unknown (the respondent's "
+        "browser decides the page, emails are in English).",
+    )
     scheduled_for = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
+    reminder_withheld_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The reminder was due but may not go (logged in the skipped sends); it is "
+        "not considered again.",
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -307,7 +320,8 @@ class ResponseEdit(models.Model):
 
 
 class SendSkip(models.Model):
-    """A send that did not happen, and why. Logged, shown to admins, never retried."""
+    """A send (or a reminder) that did not happen, and why. Logged, shown to admins, never
+    retried: a withheld reminder says so in ``detail``."""
 
     class Reason(models.TextChoices):
         FATIGUE = "fatigue", "Surveyed recently (fatigue rule)"
@@ -316,9 +330,14 @@ class SendSkip(models.Model):
         NOT_SAMPLED = "not_sampled", "Not in the sample"
         SURVEY_INACTIVE = "survey_inactive", "Survey inactive or closed"
         DUPLICATE = "duplicate", "Already invited for this trigger"
+        NO_CONTACT = "no_contact", "No contact to ask"
 
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="skips")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="survey_skips")
+    # Empty only when there was nobody to ask (a closed ticket whose account has no contact
+    # with an email); ``detail`` then names the ticket.
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="survey_skips"
+    )
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL)
     reason = models.CharField(max_length=30, choices=Reason.choices)
     detail = models.CharField(max_length=255, blank=True)
@@ -329,7 +348,7 @@ class SendSkip(models.Model):
         indexes = [models.Index(fields=["survey", "-at"])]
 
     def __str__(self) -> str:
-        return f"{self.contact} skipped: {self.get_reason_display()}"
+        return f"{self.contact or self.detail or 'Nobody'} skipped: {self.get_reason_display()}"
 
 
 class Tag(models.Model):

@@ -14,6 +14,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
 from django.db import IntegrityError, connection, transaction
@@ -73,7 +74,7 @@ def _recent_invitations(*, survey: Survey, now: dt.datetime):
 def _skip_log(
     *,
     survey: Survey,
-    contact: Contact,
+    contact: Contact | None,
     reason: str,
     now,
     campaign: Campaign | None = None,
@@ -85,9 +86,16 @@ def _skip_log(
         contact=contact,
         campaign_id=campaign.pk if campaign is not None else campaign_id,
         reason=reason,
-        detail=detail,
+        detail=_skip_detail(detail),
         at=now,
     )
+
+
+def _skip_detail(detail: str) -> str:
+    """Details quote outside ids (ticket ids up to 255 characters): PostgreSQL refuses a value
+    longer than the column, and a log line must never fail the send it explains."""
+    limit = SendSkip._meta.get_field("detail").max_length
+    return detail if len(detail) <= limit else detail[: limit - 1] + "…"
 
 
 def _skip_reason(
@@ -155,7 +163,7 @@ def invitation_create(
                 ticket=ticket,
                 trigger=trigger,
                 token_hash=digest,
-                language=_language_of(contact),
+                language=_language_of(contact.locale),
                 scheduled_for=now,
                 sent_at=now if handed_out else None,
                 expires_at=now + dt.timedelta(days=survey.expiry_days) if handed_out else None,
@@ -169,15 +177,18 @@ def invitation_create(
     return invitation, token, None
 
 
-def _language_of(contact: Contact) -> str:
-    return contact.locale if contact.locale in LANGUAGES else "en"
+def _language_of(locale: str) -> str:
+    """The contact's language, or "" when we do not know it: then the respondent's page
+    follows their browser (DESIGN.md §3) rather than a language we guessed for them."""
+    return locale if locale in LANGUAGES else ""
 
 
 def invitations_create_for_ticket(*, ticket_id: int, now: dt.datetime | None = None) -> list[int]:
     """Queue the transactional surveys that follow a closed ticket; returns invitation ids.
 
     The (survey, ticket) constraint makes a replayed close a logged duplicate, not a second
-    email.
+    email. A ticket with nobody to ask (no contact, and none with an email on its account) is
+    logged as a skip per survey, so an admin can see why it got no survey.
     """
     now = now or timezone.now()
     ticket = Ticket.objects.select_related("contact").filter(pk=ticket_id).first()
@@ -196,7 +207,13 @@ def invitations_create_for_ticket(*, ticket_id: int, now: dt.datetime | None = N
     surveys = Survey.objects.filter(is_active=True, send_after_ticket_close=True).order_by("id")
     for survey in surveys:
         if contact is None:
-            logger.info("Ticket %s: no contact to survey for %s", ticket.pk, survey.slug)
+            _skip_log(
+                survey=survey,
+                contact=None,
+                reason=SendSkip.Reason.NO_CONTACT,
+                detail=f"ticket {ticket.external_id}: its account has no contact with an email",
+                now=now,
+            )
             continue
         invitation, _token, _reason = invitation_create(
             survey=survey,
@@ -210,9 +227,16 @@ def invitations_create_for_ticket(*, ticket_id: int, now: dt.datetime | None = N
     return created
 
 
-def _in_sample(*, campaign_id: int, contact_id: int, percent: int) -> tuple[bool, int]:
-    """Deterministic sampling: the same campaign always picks the same contacts."""
-    digest = hashlib.sha256(f"{campaign_id}:{contact_id}".encode()).digest()
+def _in_sample(
+    *, campaign_id: int, run_at: dt.datetime, contact_id: int, percent: int
+) -> tuple[bool, int]:
+    """Deterministic sampling keyed on the run: each run of a recurring campaign draws its own
+    sample (so a sampled campaign does not ask the same people every time and never the
+    others), while a retried run — same campaign, same scheduled time — picks the same
+    contacts. The run's scheduled time is its key rather than its row id, which a rolled-back
+    attempt would not keep."""
+    run_key = run_at.astimezone(dt.UTC).isoformat()
+    digest = hashlib.sha256(f"{campaign_id}:{run_key}:{contact_id}".encode()).digest()
     value = int.from_bytes(digest[:8], "big")
     return value % 10_000 < percent * 100, value
 
@@ -299,7 +323,10 @@ def campaign_run(*, campaign_id: int, now: dt.datetime | None = None) -> Campaig
                 skip(contact_id, SendSkip.Reason.DO_NOT_SURVEY)
                 continue
             sampled, order = _in_sample(
-                campaign_id=campaign.pk, contact_id=contact_id, percent=campaign.sample_percent
+                campaign_id=campaign.pk,
+                run_at=run_at,
+                contact_id=contact_id,
+                percent=campaign.sample_percent,
             )
             if not sampled:
                 skip(contact_id, SendSkip.Reason.NOT_SAMPLED)
@@ -307,7 +334,7 @@ def campaign_run(*, campaign_id: int, now: dt.datetime | None = None) -> Campaig
             if contact_id in recently_surveyed:
                 skip(contact_id, SendSkip.Reason.FATIGUE)
                 continue
-            invited.append((order, contact_id, locale if locale in LANGUAGES else "en"))
+            invited.append((order, contact_id, _language_of(locale)))
 
         # Spread evenly over the window, in the sample's pseudo-random order, so the first
         # day's sends are not all from the accounts created first.
@@ -457,17 +484,28 @@ def invitations_send_due(*, now=None, limit: int = 5000) -> int:
     return sent
 
 
+def _reminder_pending(now) -> Q:
+    """Emailed, unanswered, still valid, and its one reminder neither sent nor withheld.
+
+    A manual link (``manage.py survey_link``, an admin trying a survey) was never emailed, so
+    it never gets a reminder email either.
+    """
+    return Q(
+        sent_at__isnull=False,
+        reminded_at__isnull=True,
+        reminder_withheld_at__isnull=True,
+        revoked_at__isnull=True,
+        response__isnull=True,
+        expires_at__gt=now,
+    ) & ~Q(trigger=Invitation.Trigger.MANUAL)
+
+
 def _remindable(now) -> Q:
-    """Sent, unanswered, not yet reminded, still valid, and the contact still welcomes email."""
+    """A pending reminder that may still go: the survey is open and the contact still welcomes
+    email."""
     return (
-        Q(
-            sent_at__isnull=False,
-            reminded_at__isnull=True,
-            response__isnull=True,
-            expires_at__gt=now,
-            contact__do_not_survey=False,
-            survey__is_active=True,
-        )
+        _reminder_pending(now)
+        & Q(contact__do_not_survey=False, survey__is_active=True)
         & ~Q(contact__email="")
         & (Q(survey__closes_at__isnull=True) | Q(survey__closes_at__gt=now))
     )
@@ -475,7 +513,8 @@ def _remindable(now) -> Q:
 
 def invitation_remind(*, invitation_id: int, now=None, connection=None) -> bool:
     """The one reminder to a non-responder. It carries a second token (so the first email's
-    link keeps working); ``reminded_at`` makes a second reminder impossible."""
+    link keeps working); ``reminded_at`` makes a second reminder impossible. One that may no
+    longer go is left alone here: ``reminders_withhold`` logs it on the next run."""
     from surveys.emails import invitation_email
 
     now = now or timezone.now()
@@ -496,19 +535,25 @@ def invitation_remind(*, invitation_id: int, now=None, connection=None) -> bool:
 
 
 def invitations_remind_due(*, now=None, limit: int = 5000) -> int:
+    """Send the reminders that are due, at most ``limit``; returns how many went.
+
+    Reminders that are due but may not go any more (the survey closed, the contact
+    unsubscribed or lost their email since the first email) are logged and set aside first,
+    once each, so every run looks only at what is still to do.
+    """
     now = now or timezone.now()
     reminded = 0
-    surveys = Survey.objects.filter(is_active=True, reminder_after_days__gt=0).filter(
-        Q(closes_at__isnull=True) | Q(closes_at__gt=now)
-    )
+    surveys = Survey.objects.filter(reminder_after_days__gt=0).order_by("pk")
     with get_connection() as connection:
         for survey in surveys:  # a loop over surveys (a few), never over contacts
+            reminders_withhold(survey=survey, now=now)
+            if reminded >= limit or not survey.is_active or not survey.is_open(now):
+                continue
             due = (
                 Invitation.objects.filter(
                     _remindable(now),
                     survey=survey,
                     sent_at__lte=now - dt.timedelta(days=survey.reminder_after_days),
-                    revoked_at__isnull=True,
                 )
                 .order_by("sent_at", "pk")
                 .values_list("pk", flat=True)[: limit - reminded]
@@ -516,9 +561,66 @@ def invitations_remind_due(*, now=None, limit: int = 5000) -> int:
             for invitation_id in list(due):
                 if invitation_remind(invitation_id=invitation_id, now=now, connection=connection):
                     reminded += 1
-            if reminded >= limit:
-                break
     return reminded
+
+
+def reminders_withhold(*, survey: Survey, now=None, batch_size: int = 1000) -> int:
+    """Log each due reminder of ``survey`` that may no longer go, and mark it withheld.
+
+    DESIGN.md §3: a skipped send is logged with its reason, not retried. One ``SendSkip`` per
+    reminder; ``reminder_withheld_at`` takes it out of every later run, so a closed survey or
+    an unsubscribed contact is logged once, not on every beat. Rows are locked with
+    ``skip_locked`` and the mark is set in the same transaction as the log, so two runs at
+    once log each reminder once. Returns how many were withheld.
+    """
+    now = now or timezone.now()
+    if survey.reminder_after_days == 0:
+        return 0
+    pending = Invitation.objects.filter(
+        _reminder_pending(now),
+        survey=survey,
+        sent_at__lte=now - dt.timedelta(days=survey.reminder_after_days),
+    )
+    closed = not survey.is_active or not survey.is_open(now)
+    if not closed:
+        pending = pending.filter(Q(contact__do_not_survey=True) | Q(contact__email=""))
+    withheld = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                pending.select_for_update(skip_locked=True, of=("self",))
+                .select_related("contact")
+                .only("pk", "campaign_id", "sent_at", "contact__do_not_survey")
+                .order_by("pk")[:batch_size]
+            )
+            if not rows:
+                break
+            SendSkip.objects.bulk_create(
+                SendSkip(
+                    survey=survey,
+                    contact_id=invitation.contact_id,
+                    campaign_id=invitation.campaign_id,
+                    reason=_withheld_reason(closed=closed, contact=invitation.contact),
+                    detail=f"reminder of the {invitation.sent_at:%Y-%m-%d %H:%M} UTC email",
+                    at=now,
+                )
+                for invitation in rows
+            )
+            Invitation.objects.filter(pk__in=[invitation.pk for invitation in rows]).update(
+                reminder_withheld_at=now
+            )
+        withheld += len(rows)
+        if len(rows) < batch_size:
+            break
+    return withheld
+
+
+def _withheld_reason(*, closed: bool, contact: Contact) -> str:
+    if closed:
+        return SendSkip.Reason.SURVEY_INACTIVE
+    if contact.do_not_survey:
+        return SendSkip.Reason.DO_NOT_SURVEY
+    return SendSkip.Reason.NO_EMAIL
 
 
 def contact_unsubscribe(*, invitation: Invitation, now=None) -> None:
@@ -759,7 +861,8 @@ def _first_score_in_one_statement(*, digest: str, data, language, now) -> Submit
         f"AND NOT EXISTS (SELECT 1 FROM {res} r WHERE r.invitation_id = i.id) LIMIT 1) "
         f"INSERT INTO {res} (invitation_id, survey_id, contact_id, account_id, score, answers, "
         "comment, language, created_at, updated_at, to_announce) "
-        "SELECT id, survey_id, contact_id, account_id, %s, '{}', '', COALESCE(%s, language), "
+        "SELECT id, survey_id, contact_id, account_id, %s, '{}', '', "
+        "COALESCE(%s, NULLIF(language, ''), %s), "
         "%s, %s, %s FROM link ON CONFLICT (invitation_id) DO NOTHING "
         "RETURNING id, language, (SELECT ask_follow_up FROM link)"
     )
@@ -767,7 +870,19 @@ def _first_score_in_one_statement(*, digest: str, data, language, now) -> Submit
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
-            [digest, digest, now, now, kinds, score, chosen, now, now, Response.Announce.CREATED],
+            [
+                digest,
+                digest,
+                now,
+                now,
+                kinds,
+                score,
+                chosen,
+                settings.LANGUAGE_CODE,
+                now,
+                now,
+                Response.Announce.CREATED,
+            ],
         )
         row = cursor.fetchone()
     if row is None:
@@ -797,7 +912,7 @@ def _response_submit(*, digest, data, with_score, with_comment, language, now) -
         answer = answer_parse(
             survey=survey, data=data, with_score=with_score, with_comment=with_comment
         )
-        language = language if language in LANGUAGES else link.language
+        language = _answer_language(language, link.language)
         if link.response_id is None:
             if answer.answers is None:
                 raise NoAnswerYet
@@ -836,6 +951,15 @@ def _response_submit(*, digest, data, with_score, with_comment, language, now) -
         ask_follow_up=link.ask_follow_up,
         language=language,
     )
+
+
+def _answer_language(chosen: str | None, invited: str) -> str:
+    """The language the answer was given in: the page's (the form posts it), else the
+    contact's, else English — an answer always records a language, even when the invitation
+    did not know one."""
+    if chosen in LANGUAGES:
+        return chosen
+    return invited or settings.LANGUAGE_CODE
 
 
 def _announce(*, response_id: int, created: bool) -> None:

@@ -72,3 +72,11 @@ def announce_responses() -> int:
     """Beat, every few seconds: run the ``response_saved`` receivers (follow-ups, keyword tags)
     for answers saved since, off the respondents' requests."""
     return services.responses_announce()
+
+
+@shared_task(**RETRY)
+def create_missing_follow_ups() -> int:
+    """Beat, daily: the safety net behind the ``response_saved`` receivers. An unhappy answer
+    whose follow-up was not made (a receiver that kept failing, answers imported in bulk) gets
+    one, so no detractor waits unseen; it is set-based and makes nothing twice."""
+    return services.follow_ups_create_missing()

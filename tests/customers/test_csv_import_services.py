@@ -246,6 +246,18 @@ def test_a_contacts_file_is_imported_and_upserted_by_id(acme):
     assert (kari.account.external_id, kari.email, kari.name) == ("acc-2", "kari@globex.com", "Kari")
 
 
+@pytest.mark.parametrize("header", [CONTACTS, "id,account,email,name"])
+def test_a_contact_imported_without_a_language_has_none_and_an_update_keeps_its_own(acme, header):
+    Contact.objects.create(account=acme, external_id="c-2", name="Kari", locale="nb")
+    padding = "," * (header.count(",") - 3)
+    job = imported_job(
+        "contacts", header, f"c-1,acc-1,ola@acme.com,Ola{padding}", f"c-2,acc-1,,Kari N{padding}"
+    )
+    assert (job.status, job.created_rows, job.updated_rows) == (ImportStatus.DONE, 1, 1)
+    assert dict(Contact.objects.values_list("external_id", "locale")) == {"c-1": "", "c-2": "nb"}
+    assert Contact.objects.get(external_id="c-2").name == "Kari N"
+
+
 @pytest.mark.parametrize(
     ("cells", "column", "fragment"),
     [

@@ -214,6 +214,25 @@ def test_it_creates_and_updates_contacts_by_id():
     assert ada.traits == {"team": "core", "x": 1}
 
 
+def test_a_contact_sent_without_a_locale_has_none_and_an_update_without_one_keeps_it():
+    make_account("acme")
+    contacts_upsert(
+        items=[
+            {"id": "u1", "account": "acme", "email": "ada@acme.example"},
+            {"id": "u2", "account": "acme", "locale": "nb"},
+        ]
+    )
+    assert dict(Contact.objects.values_list("external_id", "locale")) == {"u1": "", "u2": "nb"}
+    updated = contacts_upsert(
+        items=[{"id": "u1", "name": "Ada"}, {"id": "u2", "name": "Kari", "role": "CFO"}]
+    )
+    assert updated["accepted"] == 2
+    assert dict(Contact.objects.values_list("external_id", "locale")) == {"u1": "", "u2": "nb"}
+    assert Contact.objects.get(external_id="u2").name == "Kari"
+    contacts_upsert(items=[{"id": "u1", "locale": "sv-SE"}])
+    assert Contact.objects.get(external_id="u1").locale == "sv"
+
+
 def test_each_bad_contact_is_refused_with_its_field():
     acme = make_account("acme")
     make_contact(acme, "opted-out", do_not_survey=True)

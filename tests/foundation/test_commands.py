@@ -52,7 +52,7 @@ def test_run_scheduled_runs_each_beat_job_once_in_process():
 def test_run_scheduled_refuses_an_unknown_entry_and_names_the_known_ones():
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="Unknown schedule entries: nope.*surveys-send"):
+    with pytest.raises(CommandError, match=r"Unknown schedule entries: nope.*surveys-send"):
         call_command("run_scheduled", only=["nope"])
 
 

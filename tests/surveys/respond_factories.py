@@ -43,7 +43,8 @@ def make_link(
     sent_days_ago: float = 0,
     **fields,
 ) -> tuple[Invitation, str]:
-    """An invitation that was emailed ``sent_days_ago`` days ago, and its token."""
+    """An invitation that was emailed ``sent_days_ago`` days ago (by a campaign, unless
+    ``trigger`` says otherwise), and its token."""
     survey = survey or make_survey()
     contact = contact or make_contact()
     token, digest = token_new()
@@ -52,7 +53,7 @@ def make_link(
     invitation = Invitation.objects.create(
         survey=survey,
         contact=contact,
-        trigger=fields.pop("trigger", Invitation.Trigger.MANUAL),
+        trigger=fields.pop("trigger", Invitation.Trigger.CAMPAIGN),
         token_hash=digest,
         scheduled_for=sent_at,
         sent_at=sent_at,

@@ -72,7 +72,7 @@ def answer(
         score=score,
         answers=answers or {},
         comment=comment,
-        language=person.locale,
+        language=person.locale or "en",  # an answer always has a language; a contact may not
         created_at=at,
         updated_at=at,
     )

@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from customers.timeline import sources, timeline_for
-from surveys import services
+from surveys import services, tasks
 from surveys.models import FollowUp, Tag
 from surveys.selectors import account_timeline
 from surveys.services import Answer, response_save
@@ -141,6 +141,32 @@ def test_the_safety_net_ignores_happy_answers_and_answers_that_have_one(owned):
     f.answer(f.survey("ces"), 3, acc=owned)
     assert services.follow_ups_create_missing() == 1
     assert FollowUp.objects.count() == 2
+
+
+def test_the_daily_repair_task_makes_the_follow_ups_that_are_missing(owned, csm_user):
+    # Written straight to the database: no receiver ran, as after a bulk import.
+    unhappy = f.answer(f.survey("nps"), 2, acc=owned)
+    f.answer(f.survey("csat"), 5, acc=owned)
+    assert tasks.create_missing_follow_ups() == 1
+    follow_up = FollowUp.objects.get()
+    assert (follow_up.response, follow_up.owner, follow_up.status) == (unhappy, csm_user, "open")
+    assert tasks.create_missing_follow_ups() == 0
+    assert FollowUp.objects.count() == 1
+
+
+def test_the_repair_task_runs_daily_on_the_beat_with_an_expiry_and_retries_like_the_others():
+    from config.celery import app
+
+    (entry,) = [
+        entry
+        for entry in app.conf.beat_schedule.values()
+        if entry["task"] == "surveys.tasks.create_missing_follow_ups"
+    ]
+    assert entry["schedule"] == 24 * 60 * 60
+    assert 0 < entry["options"]["expires"] <= entry["schedule"]
+    task = tasks.create_missing_follow_ups
+    assert set(task.autoretry_for) == set(tasks.TRANSIENT_ERRORS)
+    assert task.acks_late and task.retry_backoff and task.retry_jitter
 
 
 # --- handling ----------------------------------------------------------------------------------

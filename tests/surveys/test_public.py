@@ -359,6 +359,31 @@ def test_the_page_speaks_the_contacts_language_before_the_browsers(client):
     assert "Hvor sannsynlig er det at du vil anbefale oss" in page
 
 
+def test_a_contact_without_a_language_gets_the_page_in_the_browsers_language(client):
+    contact = make_contact()
+    assert contact.locale == ""
+    _invitation, token = make_link(contact=contact)
+    page = client.get(f"/s/{token}/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert '<html lang="sv">' in page
+    assert "Hur troligt är det att du skulle rekommendera oss" in page
+    assert '<input type="hidden" name="lang" value="sv">' in page
+    assert answer(client, token, {"score": "9", "lang": "sv"}).status_code == 302
+    assert Response.objects.get().language == "sv"
+
+
+def test_without_the_contacts_or_the_browsers_language_the_page_is_english(client):
+    _invitation, token = make_link(contact=make_contact())
+    page = client.get(f"/s/{token}/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert '<html lang="en">' in page
+    assert "How likely are you to recommend us" in page
+
+
+def test_an_answer_posted_without_a_language_through_a_link_without_one_is_english(client):
+    _invitation, token = make_link(contact=make_contact())
+    assert answer(client, token, {"score": "3"}).status_code == 302
+    assert Response.objects.get().language == "en"
+
+
 def test_the_language_switcher_beats_the_contacts_language(client):
     _invitation, token = make_link(contact=make_contact(locale="nb"))
     page = client.get(f"/s/{token}/?lang=zh-hans").content.decode()

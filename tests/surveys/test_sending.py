@@ -6,13 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from email.utils import parseaddr
+from io import StringIO
 from unittest import mock
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.utils import timezone
 
-from customers.models import Ticket
+from customers.models import Contact, Ticket
 from customers.signals import ticket_closed
 from surveys import services, tasks
 from surveys.models import Campaign, CampaignRun, Invitation, SendSkip
@@ -160,24 +162,47 @@ def test_a_campaign_can_target_chosen_accounts():
     assert set(Invitation.objects.values_list("contact", flat=True)) == {c.pk for c in picked}
 
 
-def test_sampling_is_deterministic_and_close_to_the_share():
+def test_sampling_is_close_to_the_share_and_each_campaign_draws_its_own():
     contacts = audience(400)
-    campaign = make_campaign(
-        survey=make_survey(fatigue_days=0), sample_percent=25, repeat_every_months=1
-    )
+    survey = make_survey(fatigue_days=0)
+    campaign = make_campaign(survey=survey, sample_percent=25)
     first = campaign_run(campaign_id=campaign.pk, now=T0)
     sampled = set(Invitation.objects.filter(campaign_run=first).values_list("contact", flat=True))
     assert 70 <= len(sampled) <= 130
     assert SendSkip.objects.filter(reason="not_sampled").count() == 400 - len(sampled)
-    second = campaign_run(campaign_id=campaign.pk, now=T0 + dt.timedelta(days=32))
-    assert second is not None and second.run_at == dt.datetime(2026, 4, 2, 9, tzinfo=dt.UTC)
-    again = set(Invitation.objects.filter(campaign_run=second).values_list("contact", flat=True))
-    assert again == sampled
-    other = make_campaign(survey=campaign.survey, sample_percent=25)
-    campaign_run(campaign_id=other.pk, now=T0 + dt.timedelta(days=70))
+    other = make_campaign(survey=survey, sample_percent=25)
+    campaign_run(campaign_id=other.pk, now=T0 + dt.timedelta(days=2))
     other_sample = set(other.invitations.values_list("contact", flat=True))
     assert other_sample != sampled  # a different campaign draws its own sample
     assert len(contacts) == 400
+
+
+def test_each_run_of_a_sampled_recurring_campaign_asks_a_fresh_half_and_a_retry_the_same():
+    audience(200)
+    campaign = make_campaign(
+        survey=make_survey(fatigue_days=0), sample_percent=50, repeat_every_months=1
+    )
+    runs, samples, now = [], [], T0
+    for _month in range(4):
+        run = campaign_run(campaign_id=campaign.pk, now=now)
+        runs.append(run)
+        samples.append(frozenset(run.invitations.values_list("contact", flat=True)))
+        campaign.refresh_from_db()
+        now = campaign.next_run_at
+    assert [run.run_at.month for run in runs] == [3, 4, 5, 6]
+    assert all(60 <= len(sample) <= 140 for sample in samples)
+    assert len(set(samples)) == 4  # every run asked a different subset
+    assert len(frozenset().union(*samples)) > max(len(sample) for sample in samples)
+
+    # The last run failed and is tried again an hour later (its rows rolled back with it):
+    # the retry asks exactly the contacts that run had picked.
+    last = runs[-1]
+    Invitation.objects.filter(campaign_run=last).delete()
+    last.delete()
+    Campaign.objects.filter(pk=campaign.pk).update(next_run_at=last.run_at, status="scheduled")
+    retry = campaign_run(campaign_id=campaign.pk, now=last.run_at + dt.timedelta(hours=1))
+    assert retry.run_at == last.run_at and retry.pk != last.pk
+    assert frozenset(retry.invitations.values_list("contact", flat=True)) == samples[-1]
 
 
 def test_sends_are_spread_evenly_over_the_window():
@@ -306,6 +331,33 @@ def test_the_email_is_multipart_localized_with_one_tap_score_links(settings):
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+def test_a_contact_without_a_language_is_emailed_in_english_and_the_page_follows_the_browser(
+    client,
+):
+    now = timezone.now()
+    unknown, norwegian = make_contact(), make_contact(locale="nb")
+    assert unknown.locale == ""
+    campaign_run(campaign_id=make_campaign(starts_at=now).pk, now=now)
+    assert dict(Invitation.objects.values_list("contact", "language")) == {
+        unknown.pk: "",
+        norwegian.pk: "nb",
+    }
+    assert invitations_send_due(now=now) == 2
+    by_recipient = {message.to[0]: message for message in mail.outbox}
+    english = by_recipient[unknown.email]
+    assert english.subject == "One quick question: would you recommend us?"
+    assert english.extra_headers["Content-Language"] == "en"
+    assert "How likely are you to recommend us" in english.alternatives[0][0]
+    assert by_recipient[norwegian.email].subject == "Ett raskt spørsmål: vil du anbefale oss?"
+    token = token_in(english.body)
+    page = client.get(f"/s/{token}/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert '<html lang="sv">' in page
+    assert "Hur troligt är det att du skulle rekommendera oss" in page
+    # A manual link knows no more than the contact does.
+    link, _token, _ = invite(make_survey("csat"), make_contact(), now - dt.timedelta(days=2))
+    assert link.language == ""
+
+
 def test_a_cli_or_csi_email_has_one_answer_button():
     invitation, _token, _ = invite(
         make_survey("csi"), make_contact(), timezone.now(), trigger=Invitation.Trigger.CAMPAIGN
@@ -415,6 +467,94 @@ def test_no_reminder_when_it_should_not_go(case):
     assert mail.outbox == []
 
 
+def test_a_test_link_made_by_survey_link_never_gets_a_reminder():
+    survey = make_survey(slug="nps", reminder_after_days=5)
+    make_contact(email="kari@example.com")
+    call_command(
+        "survey_link", "--survey", "nps", "--contact", "kari@example.com", stdout=StringIO()
+    )
+    test_link = Invitation.objects.get()
+    assert test_link.trigger == Invitation.Trigger.MANUAL
+    emailed, _token = make_link(survey, trigger=Invitation.Trigger.CAMPAIGN)
+    six_days_later = timezone.now() + dt.timedelta(days=6)
+    assert services.invitations_remind_due(now=six_days_later) == 1
+    assert [message.to for message in mail.outbox] == [[emailed.contact.email]]
+    test_link.refresh_from_db()
+    assert test_link.reminded_at is None
+    assert SendSkip.objects.count() == 0  # by design, not a withheld reminder
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("contact unsubscribed", "do_not_survey"),
+        ("contact lost their email", "no_email"),
+        ("survey closed", "survey_inactive"),
+        ("survey paused", "survey_inactive"),
+    ],
+)
+def test_a_withheld_reminder_is_logged_once_with_its_reason_and_never_sent_later(case, reason):
+    survey = make_survey(reminder_after_days=5)
+    campaign = make_campaign(survey=survey)
+    invitation, _token = make_link(survey, sent_days_ago=6, campaign=campaign)
+    contact = invitation.contact
+    if case == "contact unsubscribed":
+        contact.do_not_survey = True
+        contact.save()
+    if case == "contact lost their email":
+        contact.email = ""
+        contact.save()
+    if case == "survey closed":
+        survey.closes_at = timezone.now() - dt.timedelta(hours=1)
+        survey.save()
+    if case == "survey paused":
+        survey.is_active = False
+        survey.save()
+    assert services.invitations_remind_due() == 0
+    skip = SendSkip.objects.get()
+    assert (skip.reason, skip.survey, skip.contact, skip.campaign) == (
+        reason,
+        survey,
+        contact,
+        campaign,
+    )
+    assert skip.detail == f"reminder of the {invitation.sent_at:%Y-%m-%d %H:%M} UTC email"
+    invitation.refresh_from_db()
+    assert invitation.reminder_withheld_at == skip.at and invitation.reminded_at is None
+    # Later runs do not consider it again: no second log row, and no reminder once the
+    # reason has gone away either (a skipped send is not retried).
+    assert services.invitations_remind_due() == 0
+    Contact.objects.filter(pk=contact.pk).update(do_not_survey=False, email="back@example.com")
+    survey.closes_at, survey.is_active = None, True
+    survey.save()
+    assert services.invitations_remind_due() == 0
+    assert SendSkip.objects.count() == 1
+    assert mail.outbox == []
+
+
+def test_a_reminder_is_withheld_only_once_it_is_due():
+    survey = make_survey(reminder_after_days=5)
+    invitation, _token = make_link(survey, sent_days_ago=4)
+    Contact.objects.filter(pk=invitation.contact_id).update(do_not_survey=True)
+    assert services.invitations_remind_due() == 0
+    assert SendSkip.objects.count() == 0
+    assert services.invitations_remind_due(now=timezone.now() + dt.timedelta(days=2)) == 0
+    assert SendSkip.objects.get().reason == "do_not_survey"
+
+
+def test_withholding_reminders_takes_the_same_queries_for_1_or_30(django_assert_num_queries):
+    def withhold_for(count: int) -> None:
+        survey = make_survey(reminder_after_days=5, closes_at=timezone.now())
+        for _ in range(count):
+            make_link(survey, sent_days_ago=6)
+        with django_assert_num_queries(5):  # select, savepoint, log, mark, release
+            assert services.reminders_withhold(survey=survey) == count
+
+    withhold_for(1)
+    withhold_for(30)
+    assert SendSkip.objects.count() == 31
+
+
 # --- after a ticket closes --------------------------------------------------------------------
 
 
@@ -461,6 +601,21 @@ def test_a_ticket_without_a_contact_surveys_the_accounts_first_contact_with_an_e
     with django_capture_on_commit_callbacks(execute=True):
         ticket_closed.send(sender=Ticket, ticket_id=close_ticket(account).pk)
     assert Invitation.objects.get().contact == first_with_email
+
+
+def test_a_closed_ticket_with_nobody_to_ask_is_logged_as_a_skip(
+    django_capture_on_commit_callbacks,
+):
+    csat = make_survey("csat", send_after_ticket_close=True)
+    account = make_account()
+    make_contact(account, email="")
+    ticket = close_ticket(account)
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_closed.send(sender=Ticket, ticket_id=ticket.pk)
+    skip = SendSkip.objects.get()
+    assert (skip.survey, skip.contact, skip.reason) == (csat, None, "no_contact")
+    assert skip.detail == f"ticket {ticket.external_id}: its account has no contact with an email"
+    assert Invitation.objects.count() == 0 and mail.outbox == []
 
 
 def test_a_ticket_that_is_gone_is_ignored():
