@@ -27,6 +27,7 @@ from customers.models import Account
 from surveys import charts, metrics, selectors, services
 from surveys.forms import FollowUpHandleForm, ResponseFilterForm, TagAddForm
 from surveys.models import CLI_ITEMS, FollowUp, Response, Survey, SurveyKind, Tag
+from surveys.texts import survey_texts
 
 PAGE_SIZE = 25
 # Refused input: a filter value (the other filters still apply) or a form without JavaScript.
@@ -93,7 +94,11 @@ def _results_context(request: HttpRequest, survey: Survey) -> tuple[dict[str, An
     if filters.account_id:
         account = Account.objects.filter(pk=filters.account_id).only("pk", "name").first()
     url = reverse("surveys:results", args=[survey.slug])
+    criteria = getattr(summary.result, "criteria", None) or []
+    labels = survey_texts(survey, "en").items if criteria else {}
     context = {
+        # CSI criteria by the label respondents saw, not their storage key.
+        "criteria_rows": [(labels.get(c.key) or c.key, c) for c in criteria],
         "survey": survey,
         "form": form,
         "filters": filters,

@@ -421,3 +421,25 @@ def test_read_pages_answer_head_and_refuse_post(csm_client, mixed_answers):
     for url in ("/surveys/", f"/surveys/{survey.slug}/", "/surveys/follow-ups/"):
         assert csm_client.head(url).status_code == 200
         assert csm_client.post(url).status_code == 405
+
+
+def test_csi_criteria_are_shown_by_their_label_with_script_payloads_escaped(csm_client):
+    from surveys.models import SurveyText
+
+    survey = f.survey("csi", csi_criteria=["price_value", "support"])
+    SurveyText.objects.update_or_create(
+        survey=survey,
+        language="en",
+        defaults={"items": {"support": "<script>alert(1)</script> Help desk"}},
+    )
+    f.answer(
+        survey,
+        answers={
+            "price_value": {"importance": 8, "satisfaction": 6},
+            "support": {"importance": 6, "satisfaction": 9},
+        },
+    )
+    page = csm_client.get(f"/surveys/{survey.slug}/?show=all").content.decode()
+    assert "<td>Price value</td>" in page
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt; Help desk</td>" in page
+    assert "<script>alert(1)" not in page
