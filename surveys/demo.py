@@ -8,24 +8,41 @@ declining and dormant ones are passive or detract, churning ones detract. Commen
 contact's language, some with words the demo tags pick up; unhappy answers get follow-ups (most
 older ones handled, with a note); CSAT follows closed tickets.
 
-Everything is written with bulk inserts, a chunk of accounts at a time, so 300 accounts take a
-second or two and 100k accounts stay within bounded memory.
+Why it is built this way (100k accounts give over a million invitations, and ``seed_demo``
+has five minutes for everything):
+
+- **Rows, not model instances.** Each chunk of accounts is rendered as tuples and written by
+  the customers seeder's bulk sink (:func:`customers.demo.demo_sink`): ``COPY`` on
+  PostgreSQL, from a thread that loads one chunk while the next is rendered; ``executemany``
+  on SQLite. Invitation and response ids are allocated by the sink, so answers, tags and
+  follow-ups point at their parents without a round trip.
+- **Deterministic.** One ``random.Random`` drawn in a fixed order (chunk by chunk, campaign
+  run by run, account by account), so a seed gives the same history; only the token hashes
+  are random by design. A chunk is read in full before it is rendered.
+- **Bounded memory.** A chunk of accounts at a time, dropped once the sink has it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import functools
+import gc
+import json
 import random
 import secrets
-from collections import defaultdict
-from collections.abc import Iterator
+from bisect import bisect_left, bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db import transaction
-from django.db.models import Count, Min, Sum
-from django.db.models.functions import TruncMonth
+from django.db import connection, transaction
+from django.db.models import Case, Count, DateField, F, Min, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Cast, TruncMonth
 
+from customers.demo import Batch, demo_sink, postgres_prepare
 from customers.models import Account, Contact, DailyUsage, Ticket, TicketStatus
 from surveys import metrics
 from surveys.models import (
@@ -210,6 +227,57 @@ ACTIVITY_TYPES = ("login", "feature_used")
 # Signs of leaving or of trouble, read from the daily rollups around each answer.
 SIGNAL_TYPES = ("cancel_page_visit", "data_export", "payment_failed")
 
+# The columns the sink loads. Those left out are nullable and empty in the demo (a reminder's
+# token, a revocation) or filled by the database (the id of a tag link or a follow-up).
+INVITATION_COLUMNS = [
+    "id",
+    "survey_id",
+    "contact_id",
+    "campaign_id",
+    "campaign_run_id",
+    "ticket_id",
+    "trigger",
+    "token_hash",
+    "language",
+    "scheduled_for",
+    "sent_at",
+    "expires_at",
+    "reminded_at",
+    "created_at",
+]
+RESPONSE_COLUMNS = [
+    "id",
+    "invitation_id",
+    "survey_id",
+    "contact_id",
+    "account_id",
+    "score",
+    "answers",
+    "comment",
+    "language",
+    "created_at",
+    "updated_at",
+    "to_announce",
+]
+RESPONSE_TAG_COLUMNS = ["response_id", "tag_id"]
+FOLLOW_UP_COLUMNS = [
+    "response_id",
+    "account_id",
+    "owner_id",
+    "reason",
+    "status",
+    "handled_by_id",
+    "handled_note",
+    "handled_at",
+    "created_at",
+]
+FEELINGS = {"promoter": "good", "satisfied": "good", "passive": "middling", "neutral": "middling"}
+CLI_OFFSETS = {"recommend": 0.0, "buy_again": 0.3, "try_other": -1.5}
+ANSWER_WINDOW = dt.timedelta(days=EXPIRY_DAYS)
+# Loaded in this order (parents first); on PostgreSQL stripped for the load when empty.
+HISTORY_MODELS = [Invitation, Response, Response.tags.through, FollowUp]
+HANDLED_AFTER = dt.timedelta(days=14)
+
 
 @dataclass
 class _Account:
@@ -222,39 +290,69 @@ class _Account:
     usual: float = 0.0  # mean daily rate over the months with any use
     usage_from: dt.date | None = None  # the first day the usage data covers at all
     signals: dict[str, list[dt.date]] = field(default_factory=lambda: defaultdict(list))
-
-    def _signal_within(self, kind: str, day: dt.date, days: int) -> int:
-        return sum(1 for d in self.signals.get(kind, ()) if 0 <= (day - d).days <= days)
+    # Filled on the first mood() (the fields above are final by then): the usage part of the
+    # mood per month, and each signal's days as sorted ordinals to count a window by bisection.
+    _usage_moods: dict[tuple[int, int], float] = field(default_factory=dict, init=False, repr=False)
+    _signal_days: dict[str, list[int]] | None = field(default=None, init=False, repr=False)
 
     def mood(self, at: dt.datetime, now: dt.datetime, rng: random.Random) -> float:
-        """0 (furious) … 1 (delighted) at ``at``, from the account's own behaviour then."""
-        mood = 0.78  # a customer using the product as usual is fairly happy
+        """0 (furious) … 1 (delighted) at ``at``, from the account's own behaviour then.
+
+        The terms are added in a fixed order (the usage of the month, signals, churn, tickets,
+        noise), so the memoised parts give exactly the floats a full computation would."""
         day = at.date()
-        month = day.replace(day=1)
+        mood = 0.78  # a customer using the product as usual is fairly happy
         if self.usage_from is not None and day >= self.usage_from:
-            if self.usual:
-                rate = self.usage.get(month, 0.0)
-                mood += 0.35 * max(-1.0, min(0.4, rate / self.usual - 1))  # vs their usual
-                previous = [self.usage.get(_month_before(month, k), 0.0) for k in (1, 2, 3)]
-                earlier = sum(previous) / 3
-                if earlier and rate < earlier:  # falling: worse than the months before
-                    mood -= 0.3 * (1 - rate / earlier)
-                if rate == 0:
-                    mood -= 0.15  # dormant that month
-            else:
-                mood -= 0.1  # never used it
-        if self._signal_within("cancel_page_visit", day, 45):
-            mood -= 0.3
-        if self._signal_within("data_export", day, 30):
-            mood -= 0.08
-        mood -= 0.12 * min(self._signal_within("payment_failed", day, 60), 3)
+            month = (day.year, day.month)
+            mood = self._usage_moods.get(month)
+            if mood is None:
+                mood = self._usage_moods[month] = self._usage_mood(dt.date(*month, 1))
+        signals = self._signal_days
+        if signals is None:
+            signals = self._signal_days = {
+                kind: sorted(d.toordinal() for d in days) for kind, days in self.signals.items()
+            }
+        # Days with each signal in the window before ``day``, counted by bisection. Terms that
+        # would subtract nothing are skipped (x - 0.0 is x).
+        if signals:
+            today = day.toordinal()
+            if (days := signals.get("cancel_page_visit")) and (
+                bisect_right(days, today) > bisect_left(days, today - 45)
+            ):
+                mood -= 0.3
+            if (days := signals.get("data_export")) and (
+                bisect_right(days, today) > bisect_left(days, today - 30)
+            ):
+                mood -= 0.08
+            if days := signals.get("payment_failed"):
+                failed = bisect_right(days, today) - bisect_left(days, today - 60)
+                if failed:
+                    mood -= 0.12 * min(failed, 3)
         if self.churned_at is not None:
             days_left = (self.churned_at - at).days
             if days_left < 150:
                 mood -= 0.5 * (1 - max(days_left, 0) / 150)
-        if (now - at).days < 60:  # tickets open now weigh on recent answers only
+        if self.open_tickets and (now - at).days < 60:  # open now: weighs on recent answers
             mood -= 0.05 * min(self.open_tickets, 5)
         return max(0.0, min(1.0, mood + rng.gauss(0, 0.1)))
+
+    def _usage_mood(self, month: dt.date) -> float:
+        """The mood from 0.78 after the month's use: against the account's usual and against
+        the three months before. Memoised by mood(): an account is asked often in a month."""
+        mood = 0.78
+        if self.usual:
+            usage = self.usage
+            rate = usage.get(month, 0.0)
+            mood += 0.35 * max(-1.0, min(0.4, rate / self.usual - 1))  # vs their usual
+            one, two, three = _three_months_before(month)
+            earlier = (usage.get(one, 0.0) + usage.get(two, 0.0) + usage.get(three, 0.0)) / 3
+            if earlier and rate < earlier:  # falling: worse than the months before
+                mood -= 0.3 * (1 - rate / earlier)
+            if rate == 0:
+                mood -= 0.15  # dormant that month
+        else:
+            mood -= 0.1  # never used it
+        return mood
 
 
 def _month_before(month: dt.date, k: int) -> dt.date:
@@ -263,11 +361,20 @@ def _month_before(month: dt.date, k: int) -> dt.date:
     return month
 
 
+@functools.cache  # a handful of months, asked about for every account
+def _three_months_before(month: dt.date) -> tuple[dt.date, dt.date, dt.date]:
+    return _month_before(month, 1), _month_before(month, 2), _month_before(month, 3)
+
+
 @dataclass
 class _Person:
     pk: int
-    account_id: int
+    account: _Account
     locale: str
+
+    @property
+    def account_id(self) -> int:
+        return self.account.pk
 
 
 def seed_surveys(*, rng: random.Random, now: dt.datetime, stdout=None) -> None:
@@ -282,22 +389,11 @@ def seed_surveys(*, rng: random.Random, now: dt.datetime, stdout=None) -> None:
         status=TicketStatus.CLOSED, closed_at__gte=now - dt.timedelta(days=HISTORY_DAYS)
     ).exists()
     campaigns = CAMPAIGNS if has_tickets else [*CAMPAIGNS, CSAT_FALLBACK]
-    runs = _campaigns_create(surveys, campaigns, now)
-    usage_from = DailyUsage.objects.aggregate(first=Min("day"))["first"]
-    totals: dict[str, int] = defaultdict(int)
-    account_ids = Account.objects.order_by("pk").values_list("pk", flat=True)
-    for chunk in _chunks(account_ids.iterator(chunk_size=ACCOUNT_CHUNK), ACCOUNT_CHUNK):
-        with transaction.atomic():
-            for key, value in _seed_chunk(
-                chunk,
-                surveys=surveys,
-                runs=runs,
-                tags=tags,
-                rng=rng,
-                now=now,
-                usage_from=usage_from,
-            ).items():
-                totals[key] += value
+    history = _History(surveys, _campaigns_create(surveys, campaigns, now), tags, rng, now)
+    totals: Counter[str] = Counter()
+    account_ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
+    if account_ids:
+        _history_write(history, account_ids, totals)
     _say(
         stdout,
         f"Surveys: {totals['invitations']} invitations, {totals['responses']} answers, "
@@ -305,12 +401,70 @@ def seed_surveys(*, rng: random.Random, now: dt.datetime, stdout=None) -> None:
     )
 
 
+def _history_write(history: _History, account_ids: list[int], totals: Counter[str]) -> None:
+    """Render and load the history a chunk of accounts at a time, in one transaction.
+
+    On PostgreSQL, history tables that are empty are loaded without their secondary indexes
+    and foreign keys, recreated at the end (as the customers seeder does): checking a million
+    rows' five foreign keys one row at a time costs more than rendering them. The sink
+    locks the invitation and response tables while it hands out their ids."""
+    postgres = _postgres()
+    now = history.now
+    usage_from = DailyUsage.objects.aggregate(first=Min("day"))["first"]
+    after_tickets = history.asks["csat"].after_tickets
+    chunks = list(_chunks(account_ids, ACCOUNT_CHUNK))
+    with transaction.atomic(), _collector_paused():
+        sink = demo_sink()
+        restore = postgres_prepare(sink.cursor, HISTORY_MODELS) if postgres else {}
+        sink.start([Invitation, Response])
+        history.allocate = sink.allocate
+        queries = functools.partial(_chunk_queries, now=now, after_tickets=after_tickets)
+        reader = _Reader()
+        try:
+            # One chunk ahead: the next chunk is read while this one is rendered (and the
+            # previous one loaded). Its rows are waited for before this chunk goes to the
+            # sink, whose COPY would otherwise hold the connection first.
+            rows = reader.ask(queries(chunks[0]))()
+            for following in [*chunks[1:], None]:
+                ahead = reader.ask(queries(following)) if following is not None else None
+                batch = history.render(_chunk_build(rows, now=now, usage_from=usage_from), totals)
+                if ahead is not None:
+                    rows = ahead()
+                sink.submit(batch)
+        finally:
+            reader.close()
+            sink.finish()
+        sink.close()
+        if postgres:
+            # Back to deferred, as Django declares its foreign keys (the load made them
+            # immediate). Rebuilding an index counts the table's rows for the planner; column
+            # statistics are left to autovacuum, which analyzes tables this full on its own.
+            sink.cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            for statements in restore.values():
+                for statement in statements:
+                    sink.cursor.execute(statement)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector. The history is millions of small acyclic tuples,
+    freed by reference counting once written; the collector would keep re-scanning all that is
+    alive meanwhile (the chunk being rendered, the one being loaded) and find nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _say(stdout, text: str) -> None:
     if stdout is not None:
         stdout.write(text)
 
 
-def _chunks(ids: Iterator[int], size: int) -> Iterator[list[int]]:
+def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
     chunk: list[int] = []
     for pk in ids:
         chunk.append(pk)
@@ -385,57 +539,139 @@ def _next_after(start: dt.datetime, step: dt.timedelta, now: dt.datetime) -> dt.
     return at
 
 
-def _load_accounts(
-    chunk: list[int], now: dt.datetime, usage_from: dt.date | None
-) -> dict[int, _Account]:
-    accounts = {
-        pk: _Account(pk=pk, owner_id=owner_id, created_at=created_at, churned_at=churned_at)
-        for pk, owner_id, created_at, churned_at in Account.objects.filter(
-            pk__in=chunk
-        ).values_list("pk", "owner_id", "created_at", "churned_at")
-    }
-    # An account's history starts when it was created or first paid, whichever is earlier;
-    # data loaded without dates (created "now") does not hold the history back.
-    recent = now - dt.timedelta(days=2)
-    first_paid = dict(
-        Account.objects.filter(pk__in=chunk, first_paid_at__isnull=False).values_list(
-            "pk", "first_paid_at"
-        )
-    )
-    for account in accounts.values():
-        account.usage_from = usage_from
-        start = min(account.created_at, first_paid.get(account.pk, account.created_at))
-        account.created_at = start if start < recent else None
+@dataclass
+class _Chunk:
+    """Everything a chunk of accounts is rendered from, read before any of it is rendered."""
+
+    accounts: dict[int, _Account]
+    people: list[_Person]  # the contacts that may be surveyed, by account, then by pk
+    by_pk: dict[int, _Person]
+    first_person: dict[int, _Person]  # by account: asked about tickets nobody is named on
+    closed_tickets: list[tuple[int, int, int | None, dt.datetime]]  # pk, account, contact, closed
+
+
+def _chunk_queries(chunk: list[int], *, now: dt.datetime, after_tickets: bool) -> list[QuerySet]:
+    """What a chunk's history follows: its accounts, the rollups of their use and signals,
+    their open tickets, their contacts and (for CSAT) their closed tickets. A chunk is a run of
+    consecutive account ids, so rows are selected by an id range, not a list of 500 ids."""
+    in_chunk = {"account_id__gte": chunk[0], "account_id__lte": chunk[-1]}
+    # One pass over the rollups: use summed by month (kind ""), signals by day. The month as
+    # a date, not the timestamp DATE_TRUNC gives: much cheaper to read back.
+    activity = Q(type__in=ACTIVITY_TYPES)
+    kind = Case(When(activity, then=Value("")), default=F("type"))
+    on = Case(When(activity, then=Cast(TruncMonth("day"), DateField())), default=F("day"))
     since = (now - dt.timedelta(days=HISTORY_DAYS + 120)).date()
-    in_chunk = DailyUsage.objects.filter(account_id__in=chunk, day__gte=since).order_by()
-    for row in (
-        in_chunk.filter(type__in=ACTIVITY_TYPES)
-        .annotate(month=TruncMonth("day"))
-        .values("account_id", "month")
-        .annotate(events=Sum("count"))
-    ):
-        month = row["month"]
-        month = month.date() if isinstance(month, dt.datetime) else month
-        # Events per day covered, so the month under way and the first month of data (both
-        # partial) compare fairly with full months.
-        accounts[row["account_id"]].usage[month] = row["events"] / _days_covered(
-            month, usage_from, now.date()
+    closed_since = now - dt.timedelta(days=HISTORY_DAYS)
+    queries = [
+        Account.objects.filter(pk__range=(chunk[0], chunk[-1])).values_list(
+            "pk", "owner_id", "created_at", "first_paid_at", "churned_at"
+        ),
+        DailyUsage.objects.filter(
+            **in_chunk, day__gte=since, type__in=ACTIVITY_TYPES + SIGNAL_TYPES
         )
-    for account in accounts.values():
-        used = [v for v in account.usage.values() if v]
-        account.usual = sum(used) / len(used) if used else 0.0
-    for account_id, kind, day in in_chunk.filter(type__in=SIGNAL_TYPES).values_list(
-        "account_id", "type", "day"
-    ):
-        accounts[account_id].signals[kind].append(day)
-    for row in (
-        Ticket.objects.filter(account_id__in=chunk, status=TicketStatus.OPEN)
+        .order_by()
+        .annotate(kind=kind, on=on)
+        .values("account_id", "kind", "on")
+        .annotate(events=Sum("count"))
+        .values_list("account_id", "kind", "on", "events"),
+        Ticket.objects.filter(**in_chunk, status=TicketStatus.OPEN)
         .order_by()
         .values("account_id")
         .annotate(n=Count("pk"))
-    ):
-        accounts[row["account_id"]].open_tickets = row["n"]
-    return accounts
+        .values_list("account_id", "n"),
+        Contact.objects.filter(**in_chunk, do_not_survey=False)
+        .exclude(email="")
+        .order_by("account_id", "pk")
+        .values_list("pk", "account_id", "locale"),
+    ]
+    if after_tickets:
+        queries.append(
+            Ticket.objects.filter(
+                **in_chunk, status=TicketStatus.CLOSED, closed_at__gte=closed_since
+            )
+            .order_by("pk")
+            .values_list("pk", "account_id", "contact_id", "closed_at")
+        )
+    return queries
+
+
+def _chunk_build(rows: list[list], *, now: dt.datetime, usage_from: dt.date | None) -> _Chunk:
+    """The chunk's accounts and contacts from the rows of :func:`_chunk_queries`."""
+    account_rows, usage_rows, open_rows, contact_rows, *closed = rows
+    # An account's history starts when it was created or first paid, whichever is earlier;
+    # data loaded without dates (created "now") does not hold the history back.
+    recent = now - dt.timedelta(days=2)
+    accounts = {}
+    for pk, owner_id, created_at, first_paid_at, churned_at in account_rows:
+        start = min(created_at, first_paid_at or created_at)
+        accounts[pk] = _Account(
+            pk=pk,
+            owner_id=owner_id,
+            created_at=start if start < recent else None,
+            churned_at=churned_at,
+            usage_from=usage_from,
+        )
+    covered: dict[dt.date, int] = {}
+    for account_id, signal, day, events in usage_rows:
+        if signal:
+            accounts[account_id].signals[signal].append(day)
+            continue
+        if day not in covered:
+            covered[day] = _days_covered(day, usage_from, now.date())
+        # Events per day covered, so the month under way and the first month of data (both
+        # partial) compare fairly with full months.
+        accounts[account_id].usage[day] = events / covered[day]
+    for account in accounts.values():
+        used = [v for v in account.usage.values() if v]
+        account.usual = sum(used) / len(used) if used else 0.0
+    for account_id, count in open_rows:
+        accounts[account_id].open_tickets = count
+    people = [_Person(pk, accounts[account_id], locale) for pk, account_id, locale in contact_rows]
+    first_person: dict[int, _Person] = {}
+    for person in people:
+        first_person.setdefault(person.account_id, person)
+    by_pk = {person.pk: person for person in people}
+    return _Chunk(accounts, people, by_pk, first_person, closed[0] if closed else [])
+
+
+class _Reader:
+    """Reads the next chunk's rows while this one is rendered.
+
+    On PostgreSQL a thread runs the chunk's queries (compiled here by the ORM) on the
+    transaction's own connection, so the server answers them meanwhile; psycopg connections
+    are thread-safe, so they take turns with the sink's COPY. Rows come through the loaders
+    Django set on the connection, as the ORM's would (these queries need no converters). On
+    SQLite the queries run when asked."""
+
+    def __init__(self) -> None:
+        self.pool = None
+        if _postgres():
+            connection.ensure_connection()
+            self.pool = ThreadPoolExecutor(1, "seed-surveys-read")
+
+    def ask(self, querysets: list[QuerySet]) -> Callable[[], list[list]]:
+        if self.pool is None:
+            rows = [list(queryset) for queryset in querysets]
+            return lambda: rows
+        compiled = [queryset.query.sql_with_params() for queryset in querysets]
+        return self.pool.submit(_rows, connection.connection, compiled).result
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def _rows(raw, compiled: list[tuple[str, tuple]]) -> list[list]:
+    with connection.wrap_database_errors, raw.cursor() as cursor:
+        found = []
+        for sql, params in compiled:
+            cursor.execute(sql, params)
+            found.append(cursor.fetchall())
+        return found
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
 
 
 def _days_covered(month: dt.date, first: dt.date | None, today: dt.date) -> int:
@@ -447,188 +683,240 @@ def _days_covered(month: dt.date, first: dt.date | None, today: dt.date) -> int:
     return max((end - start).days, 1)
 
 
-def _seed_chunk(chunk, *, surveys, runs, tags, rng, now, usage_from) -> dict[str, int]:
-    accounts = _load_accounts(chunk, now, usage_from)
-    people: dict[int, list[_Person]] = defaultdict(list)
-    by_pk: dict[int, _Person] = {}
-    for pk, account_id, locale in (
-        Contact.objects.filter(account_id__in=chunk, do_not_survey=False)
-        .exclude(email="")
-        .order_by("pk")
-        .values_list("pk", "account_id", "locale")
-    ):
-        person = _Person(pk, account_id, locale)
-        people[account_id].append(person)
-        by_pk[pk] = person
+@dataclass(frozen=True)
+class _Ask:
+    """What an invitation needs of its survey, read once per seeding rather than per row."""
 
-    planned: list[tuple[Invitation, dict | None]] = []
+    pk: int
+    kind: str
+    criteria: tuple[str, ...]  # CSI
+    expiry: dt.timedelta
+    reminder: dt.timedelta
+    reminder_days: int
+    after_tickets: bool  # CSAT: sent after each closed ticket, not as a campaign
 
-    def plan(survey: Survey, person: _Person, sent_at: dt.datetime, **links) -> None:
-        account = accounts[person.account_id]
-        # Nobody is surveyed before their account existed, or after it left.
-        if sent_at >= now or (account.created_at and sent_at < account.created_at):
-            return
-        if account.churned_at is not None and sent_at > account.churned_at:
-            return
-        mood = account.mood(sent_at, now, rng)
-        answered = rng.random() < 0.25 + 0.35 * mood
-        delay = dt.timedelta(hours=rng.expovariate(1 / 30))
-        answer = None
-        if answered and sent_at + delay < now and delay < dt.timedelta(days=EXPIRY_DAYS):
-            answer = _answer(survey, mood, person.locale, rng)
-            answer["at"] = sent_at + delay
-        invitation = Invitation(
-            survey=survey,
-            contact_id=person.pk,
-            token_hash=_token_hash(),
-            language=person.locale,
-            scheduled_for=sent_at,
-            sent_at=sent_at,
-            expires_at=sent_at + dt.timedelta(days=survey.expiry_days),
-            reminded_at=sent_at + dt.timedelta(days=survey.reminder_after_days)
-            if answer is None or delay.days >= survey.reminder_after_days
-            else None,
-            created_at=sent_at,
-            **links,
+    @classmethod
+    def of(cls, survey: Survey) -> _Ask:
+        return cls(
+            pk=survey.pk,
+            kind=survey.kind,
+            criteria=tuple(survey.criteria or DEFAULT_CSI_CRITERIA),
+            expiry=dt.timedelta(days=survey.expiry_days),
+            reminder=dt.timedelta(days=survey.reminder_after_days),
+            reminder_days=survey.reminder_after_days,
+            after_tickets=survey.send_after_ticket_close,
         )
-        if invitation.reminded_at is not None and invitation.reminded_at >= now:
-            invitation.reminded_at = None
-        planned.append((invitation, answer))
 
-    for run in runs:
-        survey = surveys[run.survey_slug]
-        for account_id in chunk:
-            for person in people.get(account_id, ()):
-                if run.sample < 1 and rng.random() >= run.sample:
+
+class _History:
+    """Renders chunks of accounts into rows, drawing from one generator in a fixed order.
+
+    ``allocate(model, n)`` hands out ids (the sink's, set before rendering), so an answer's
+    row can name its invitation, and tags and follow-ups their answer, before anything is
+    written."""
+
+    def __init__(
+        self,
+        surveys: dict[str, Survey],
+        runs: list[_Run],
+        tags: list[Tag],
+        rng: random.Random,
+        now: dt.datetime,
+    ) -> None:
+        self.asks = {slug: _Ask.of(survey) for slug, survey in surveys.items()}
+        self.runs = runs
+        self.tags = tags
+        self.rng = rng
+        self.now = now
+        self.allocate: Callable[[Any, int], int] = _no_ids
+        self.token_hashes = _token_hashes()
+        # Comments come from a small bank: each one's tags are matched once.
+        self.tag_ids: dict[str, tuple[int, ...]] = {}
+
+    def render(self, chunk: _Chunk, totals: Counter[str]) -> Batch:
+        """The chunk's invitations, answers, their tags and follow-ups, parents first.
+
+        The generator is drawn in the order the history has always been drawn in: campaign
+        runs, then CSAT after tickets, then the handling of follow-ups."""
+        rng, now, allocate, tokens = self.rng, self.now, self.allocate, self.token_hashes
+        chance, timedelta = rng.random, dt.timedelta  # bound once: called ~20 times per row
+        invitations: list[tuple] = []
+        responses: list[tuple] = []
+        response_tags: list[tuple[int, int]] = []
+        unhappy: list[tuple[int, _Account, str, int, dt.datetime]] = []
+        nothing = Response.Announce.NOTHING.value
+
+        def plan(
+            ask: _Ask,
+            person: _Person,
+            sent_at: dt.datetime,
+            trigger: str,
+            campaign_id: int | None,
+            run_id: int | None,
+            ticket_id: int | None,
+        ) -> None:
+            account = person.account
+            # Nobody is surveyed before their account existed, or after it left.
+            if sent_at >= now or (account.created_at and sent_at < account.created_at):
+                return
+            if account.churned_at is not None and sent_at > account.churned_at:
+                return
+            mood = account.mood(sent_at, now, rng)
+            answered = chance() < 0.25 + 0.35 * mood
+            # The delay is drawn for every invitation, so the draws stay in step, but only
+            # made a timedelta (costly from a float) for those who answer.
+            hours = rng.expovariate(1 / 30)
+            delay = timedelta(hours=hours) if answered else None
+            invitation_id = allocate(Invitation, 1)
+            reminded_at: dt.datetime | None = sent_at + ask.reminder
+            if delay is not None and delay < ANSWER_WINDOW and sent_at + delay < now:
+                at = sent_at + delay
+                score, answers, comment = self._answer(ask, mood, person.locale)
+                response_id = allocate(Response, 1)
+                responses.append(
+                    (response_id, invitation_id, ask.pk, person.pk, person.account_id, score,
+                     json.dumps(answers) if answers else "{}", comment, person.locale, at, at,
+                     nothing)
+                )  # fmt: skip
+                if comment:
+                    response_tags.extend((response_id, t) for t in self._tag_ids(comment))
+                if metrics.is_unhappy(ask.kind, score):
+                    unhappy.append((response_id, account, ask.kind, score, at))
+                if delay.days < ask.reminder_days:
+                    reminded_at = None
+            if reminded_at is not None and reminded_at >= now:
+                reminded_at = None
+            invitations.append(
+                (invitation_id, ask.pk, person.pk, campaign_id, run_id, ticket_id, trigger,
+                 next(tokens), person.locale, sent_at, sent_at, sent_at + ask.expiry, reminded_at,
+                 sent_at)
+            )  # fmt: skip
+
+        campaign = Invitation.Trigger.CAMPAIGN.value
+        for run in self.runs:
+            ask = self.asks[run.survey_slug]
+            sample, spread, run_at, campaign_id, run_id = (
+                run.sample, run.spread_days, run.at, run.campaign_id, run.run_id
+            )  # fmt: skip
+            for person in chunk.people:
+                if sample < 1 and chance() >= sample:
                     continue
-                offset = dt.timedelta(days=rng.uniform(0, run.spread_days))
-                plan(
-                    survey,
-                    person,
-                    run.at + offset,
-                    trigger=Invitation.Trigger.CAMPAIGN,
-                    campaign_id=run.campaign_id,
-                    campaign_run_id=run.run_id,
-                )
+                sent_at = run_at + timedelta(days=spread * chance())  # rng.uniform(0, spread)
+                plan(ask, person, sent_at, campaign, campaign_id, run_id, None)
 
-    if surveys["csat"].send_after_ticket_close:
-        for pk, account_id, contact_id, closed_at in (
-            Ticket.objects.filter(
-                account_id__in=chunk,
-                status=TicketStatus.CLOSED,
-                closed_at__gte=now - dt.timedelta(days=HISTORY_DAYS),
-            )
-            .order_by("pk")
-            .values_list("pk", "account_id", "contact_id", "closed_at")
-        ):
-            person = by_pk.get(contact_id) or next(iter(people.get(account_id, ())), None)
+        csat, ticket = self.asks["csat"], Invitation.Trigger.TICKET.value
+        for pk, account_id, contact_id, closed_at in chunk.closed_tickets:
+            person = chunk.by_pk.get(contact_id) or chunk.first_person.get(account_id)
             if person is not None:
-                sent = closed_at + dt.timedelta(minutes=rng.randint(5, 120))
-                plan(surveys["csat"], person, sent, trigger=Invitation.Trigger.TICKET, ticket_id=pk)
+                sent = closed_at + timedelta(minutes=rng.randint(5, 120))
+                plan(csat, person, sent, ticket, None, None, pk)
 
-    invitations = Invitation.objects.bulk_create([inv for inv, _ in planned], batch_size=1000)
-    responses = []
-    for invitation, answer in zip(invitations, (a for _, a in planned), strict=True):
-        if answer is None:
-            continue
-        responses.append(
-            Response(
-                invitation_id=invitation.pk,
-                survey=invitation.survey,
-                contact_id=invitation.contact_id,
-                account_id=by_pk[invitation.contact_id].account_id,
-                score=answer["score"],
-                answers=answer["answers"],
-                comment=answer["comment"],
-                language=invitation.language,
-                created_at=answer["at"],
-                updated_at=answer["at"],
-            )
+        follow_ups = []
+        for response_id, account, kind, score, at in unhappy:
+            owner_id = account.owner_id
+            status, handled_by, note, handled_at = FollowUp.Status.OPEN.value, None, "", None
+            if owner_id and now - at > HANDLED_AFTER and rng.random() < 0.9:
+                status, handled_by = FollowUp.Status.HANDLED.value, owner_id
+                handled_at = min(at + dt.timedelta(days=rng.uniform(0.2, 10)), now)
+                note = rng.choice(HANDLED_NOTES)
+            follow_ups.append(
+                (response_id, account.pk, owner_id, follow_up_reason(kind=kind, score=score),
+                 status, handled_by, note, handled_at, at)
+            )  # fmt: skip
+
+        totals["invitations"] += len(invitations)
+        totals["responses"] += len(responses)
+        totals["follow_ups"] += len(follow_ups)
+        return Batch(
+            binary=[
+                (Invitation, INVITATION_COLUMNS, invitations),
+                (Response, RESPONSE_COLUMNS, responses),
+                (Response.tags.through, RESPONSE_TAG_COLUMNS, response_tags),
+                (FollowUp, FOLLOW_UP_COLUMNS, follow_ups),
+            ]
         )
-    responses = Response.objects.bulk_create(responses, batch_size=1000)
 
-    through = Response.tags.through
-    Response.tags.through.objects.bulk_create(
-        [
-            through(response_id=response.pk, tag_id=tag.pk)
-            for response in responses
-            if response.comment
-            for tag in tags_matching(comment=response.comment, tags=tags)
-        ],
-        batch_size=1000,
-    )
-    follow_ups = []
-    for response in responses:
-        kind = response.survey.kind
-        if not metrics.is_unhappy(kind, response.score):
-            continue
-        owner_id = accounts[response.account_id].owner_id
-        follow_up = FollowUp(
-            response_id=response.pk,
-            account_id=response.account_id,
-            owner_id=owner_id,
-            reason=follow_up_reason(kind=kind, score=response.score),
-            created_at=response.created_at,
-        )
-        age = now - response.created_at
-        if owner_id and age > dt.timedelta(days=14) and rng.random() < 0.9:
-            follow_up.status = FollowUp.Status.HANDLED
-            follow_up.handled_by_id = owner_id
-            follow_up.handled_at = min(
-                response.created_at + dt.timedelta(days=rng.uniform(0.2, 10)), now
+    def _answer(self, ask: _Ask, mood: float, locale: str) -> tuple[int | None, dict, str]:
+        """A score (or the items of CLI and CSI) for ``mood``, and maybe a comment that says
+        the same in the contact's language."""
+        rng, kind = self.rng, ask.kind
+        score = None
+        answers: dict = {}
+        if kind == SurveyKind.NPS:
+            score = _clip(rng.gauss(2 + 8.5 * mood, 1.3), 0, 10)
+        elif kind == SurveyKind.CSAT:
+            score = _clip(rng.gauss(1 + 4.4 * mood, 0.7), 1, 5)
+        elif kind == SurveyKind.CES:
+            score = _clip(rng.gauss(1 + 6.4 * mood, 0.9), 1, 7)
+        elif kind == SurveyKind.CLI:
+            answers = {
+                item: _clip(rng.gauss(1.5 + 8.5 * mood + CLI_OFFSETS[item], 1.2), 0, 10)
+                for item in CLI_ITEMS
+            }
+        else:
+            for key in ask.criteria:
+                importance = _clip(rng.gauss(CSI_IMPORTANCE.get(key, 7.0), 1.2), 1, 10)
+                satisfaction = _clip(
+                    rng.gauss(1 + 8.5 * mood + CSI_OFFSET.get(key, 0.0), 1.1), 1, 10
+                )
+                answers[key] = {"importance": importance, "satisfaction": satisfaction}
+        if score is not None:
+            feeling = _score_feeling(kind, score)
+        else:
+            feeling = self._items_feeling(kind, answers)
+        wants_to_say = 0.3 + (0.3 if feeling == "bad" else 0.0)
+        comment = ""
+        if rng.random() < wants_to_say:
+            bank = COMMENTS[feeling].get(locale) or COMMENTS[feeling]["en"]
+            comment = rng.choice(bank)
+        return score, answers, comment
+
+    @staticmethod
+    def _items_feeling(kind: str, answers: dict) -> str:
+        """How a CLI or CSI answer feels: its respondent score (what
+        :func:`surveys.metrics.respondent_score` gives: CLI the mean item × 10, CSI 10 × the
+        satisfaction weighted by importance; one decimal, rounded half up) from 75 is good,
+        from 55 middling. In integers here: the metrics' general Fraction and Decimal
+        arithmetic costs more than drawing the answer. The tests hold both to agreeing."""
+        if kind == SurveyKind.CLI:
+            numerator, denominator = 10 * sum(answers.values()), len(answers)
+        else:
+            numerator = 10 * sum(
+                pair["importance"] * pair["satisfaction"] for pair in answers.values()
             )
-            follow_up.handled_note = rng.choice(HANDLED_NOTES)
-        follow_ups.append(follow_up)
-    FollowUp.objects.bulk_create(follow_ups, batch_size=1000)
-    return {
-        "invitations": len(invitations),
-        "responses": len(responses),
-        "follow_ups": len(follow_ups),
-    }
+            denominator = sum(pair["importance"] for pair in answers.values())
+        tenths = (20 * numerator + denominator) // (2 * denominator)  # ⌊10 × score + ½⌋
+        return "good" if tenths >= 750 else "middling" if tenths >= 550 else "bad"
+
+    def _tag_ids(self, comment: str) -> tuple[int, ...]:
+        found = self.tag_ids.get(comment)
+        if found is None:
+            found = tuple(tag.pk for tag in tags_matching(comment=comment, tags=self.tags))
+            self.tag_ids[comment] = found
+        return found
 
 
-def _token_hash() -> str:
-    """The hash of a random token nobody keeps: demo links can never be opened. From
-    ``secrets``, not the seeded generator, so knowing the seed does not give the links away."""
-    return hashlib.sha256(secrets.token_bytes(32)).hexdigest()
+@functools.cache
+def _score_feeling(kind: str, score: int) -> str:
+    """How an NPS, CSAT or CES score feels, by its category; detractors and the unsatisfied
+    are "bad"."""
+    return FEELINGS.get(metrics.category(kind, score) or "", "bad")
+
+
+def _no_ids(model: Any, count: int) -> int:
+    raise RuntimeError("Ids come from the sink: set _History.allocate before rendering.")
+
+
+def _token_hashes(block: int = 4096) -> Iterator[str]:
+    """Token hashes for links nobody can open: 256 random bits, as the SHA-256 of a token
+    nobody keeps would be, without hashing a token first. From ``secrets``, not the seeded
+    generator, so knowing the seed does not give the links away; drawn a block at a time,
+    since a system call per link costs more than the rest of the invitation."""
+    while True:
+        pool = secrets.token_hex(32 * block)
+        for start in range(0, len(pool), 64):
+            yield pool[start : start + 64]
 
 
 def _clip(value: float, low: int, high: int) -> int:
     return max(low, min(high, round(value)))
-
-
-def _answer(survey: Survey, mood: float, locale: str, rng: random.Random) -> dict:
-    kind = survey.kind
-    score = None
-    answers: dict = {}
-    if kind == SurveyKind.NPS:
-        score = _clip(rng.gauss(2 + 8.5 * mood, 1.3), 0, 10)
-    elif kind == SurveyKind.CSAT:
-        score = _clip(rng.gauss(1 + 4.4 * mood, 0.7), 1, 5)
-    elif kind == SurveyKind.CES:
-        score = _clip(rng.gauss(1 + 6.4 * mood, 0.9), 1, 7)
-    elif kind == SurveyKind.CLI:
-        offsets = {"recommend": 0.0, "buy_again": 0.3, "try_other": -1.5}
-        answers = {
-            item: _clip(rng.gauss(1.5 + 8.5 * mood + offsets[item], 1.2), 0, 10)
-            for item in CLI_ITEMS
-        }
-    else:
-        for key in survey.criteria or DEFAULT_CSI_CRITERIA:
-            importance = _clip(rng.gauss(CSI_IMPORTANCE.get(key, 7.0), 1.2), 1, 10)
-            satisfaction = _clip(rng.gauss(1 + 8.5 * mood + CSI_OFFSET.get(key, 0.0), 1.1), 1, 10)
-            answers[key] = {"importance": importance, "satisfaction": satisfaction}
-    if kind in (SurveyKind.NPS, SurveyKind.CSAT, SurveyKind.CES):
-        category = metrics.category(kind, score)
-        feeling = {"promoter": "good", "satisfied": "good", "passive": "middling"}.get(
-            category or "", "middling" if category == "neutral" else "bad"
-        )
-    else:
-        value = metrics.respondent_score(kind, score, answers)
-        feeling = "good" if value >= 75 else "middling" if value >= 55 else "bad"
-    wants_to_say = 0.3 + (0.3 if feeling == "bad" else 0.0)
-    comment = ""
-    if rng.random() < wants_to_say:
-        bank = COMMENTS[feeling].get(locale) or COMMENTS[feeling]["en"]
-        comment = rng.choice(bank)
-    return {"score": score, "answers": answers, "comment": comment}

@@ -11,12 +11,14 @@ import statistics
 
 import pytest
 from django.core.management import call_command
-from django.db.models import Avg
+from django.db import connection
+from django.db.models import Avg, Max, Sum
 from django.utils import timezone
 
 from customers.models import Account, Contact, DailyUsage, Ticket, TicketStatus
 from surveys import demo
 from surveys.demo import seed_surveys
+from surveys.metrics import respondent_score
 from surveys.models import (
     Campaign,
     FollowUp,
@@ -348,3 +350,216 @@ def test_seed_demo_builds_the_survey_history_with_the_company():
     }
     assert Response.objects.filter(survey__slug="nps").count() > 20
     assert Invitation.objects.filter(survey__slug="csat", ticket__isnull=False).exists()
+
+
+# --- the bulk load ------------------------------------------------------------------------------
+
+FIXED_NOW = dt.datetime(2025, 6, 15, 9, 30, tzinfo=dt.UTC)
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="bulk loading tricks are PostgreSQL's"
+)
+
+
+def _history() -> list[list[tuple]]:
+    """The seeded history, comparable across seedings: invitations by their rank in id order
+    (ids move on with the sequences), token hashes left out (random by design)."""
+    rank = {
+        pk: n for n, pk in enumerate(Invitation.objects.order_by("pk").values_list("pk", flat=True))
+    }
+    invitations = [
+        (rank[row[0]], *row[1:])
+        for row in Invitation.objects.order_by("pk").values_list(
+            "pk", "survey__slug", "contact_id", "campaign_id", "campaign_run_id", "ticket_id",
+            "trigger", "language", "scheduled_for", "sent_at", "expires_at", "reminded_at",
+            "created_at",
+        )
+    ]  # fmt: skip
+    responses = [
+        (rank[row[0]], *row[1:])
+        for row in Response.objects.order_by("pk").values_list(
+            "invitation_id", "survey__slug", "contact_id", "account_id", "score", "answers",
+            "comment", "language", "created_at", "updated_at", "to_announce",
+        )
+    ]  # fmt: skip
+    tags = [
+        (rank[invitation_id], name)
+        for invitation_id, name in Response.tags.through.objects.order_by("pk").values_list(
+            "response__invitation_id", "tag__name"
+        )
+    ]
+    follow_ups = [
+        (rank[row[0]], *row[1:])
+        for row in FollowUp.objects.order_by("pk").values_list(
+            "response__invitation_id", "account_id", "owner_id", "reason", "status",
+            "handled_by_id", "handled_note", "handled_at", "created_at",
+        )
+    ]  # fmt: skip
+    return [invitations, responses, tags, follow_ups]
+
+
+def test_a_seed_gives_the_same_history_every_time(csm_user):
+    _world(FIXED_NOW, csm_user, healthy=4, declining=3, churned=2)
+    seed_surveys(rng=random.Random(9), now=FIXED_NOW, stdout=None)
+    first = _history()
+    first_hashes = set(Invitation.objects.values_list("token_hash", flat=True))
+    Invitation.objects.all().delete()  # answers, their tags and follow-ups go with them
+    seed_surveys(rng=random.Random(9), now=FIXED_NOW, stdout=None)
+    assert _history() == first
+    assert all(first)
+    assert not first_hashes & set(Invitation.objects.values_list("token_hash", flat=True))
+
+
+def test_the_bulk_load_writes_what_the_orm_seeder_wrote(csm_user):
+    """The history is loaded in bulk (COPY on PostgreSQL, executemany on SQLite); before, it
+    was written one model instance at a time. Both draw the same history from a seed, on both
+    databases: these figures are what the instance-by-instance seeder wrote for this world.
+    A deliberate change to how the history is drawn changes them."""
+    _world(FIXED_NOW, csm_user)
+    seed_surveys(rng=random.Random(11), now=FIXED_NOW, stdout=None)
+    assert {
+        "invitations": Invitation.objects.count(),
+        "responses": Response.objects.count(),
+        "follow_ups": FollowUp.objects.count(),
+        "handled": FollowUp.objects.filter(status="handled").count(),
+        "tag_links": Response.tags.through.objects.count(),
+        "nps_score_sum": Response.objects.filter(survey__slug="nps").aggregate(s=Sum("score"))["s"],
+        "commented": Response.objects.exclude(comment="").count(),
+        "reminded": Invitation.objects.filter(reminded_at__isnull=False).count(),
+    } == {
+        "invitations": 613,
+        "responses": 278,
+        "follow_ups": 43,
+        "handled": 39,
+        "tag_links": 63,
+        "nps_score_sum": 1220,
+        "commented": 90,
+        "reminded": 338,
+    }
+
+
+def test_ids_keep_flowing_from_the_sequences_after_a_seed(seeded):
+    contact = Contact.objects.filter(invitations__isnull=False).first()
+    highest = Invitation.objects.aggregate(m=Max("id"))["m"]
+    invitation = Invitation.objects.create(
+        survey=Survey.objects.get(slug="nps"), contact=contact, token_hash="f" * 64
+    )
+    assert invitation.pk > highest
+    highest = Response.objects.aggregate(m=Max("id"))["m"]
+    response = Response.objects.create(
+        invitation=invitation,
+        survey=invitation.survey,
+        contact=contact,
+        account=contact.account,
+        score=9,
+    )
+    assert response.pk > highest
+
+
+def _spy_on_stripping(monkeypatch) -> list[str]:
+    stripped: list[str] = []
+    real = demo.postgres_prepare
+
+    def prepare(cursor, models):
+        restore = real(cursor, models)
+        stripped.extend(restore)
+        return restore
+
+    monkeypatch.setattr(demo, "postgres_prepare", prepare)
+    return stripped
+
+
+def test_history_tables_holding_other_rows_keep_their_indexes(csm_user, monkeypatch):
+    stripped = _spy_on_stripping(monkeypatch)
+    _world(FIXED_NOW, csm_user, healthy=3, declining=2, churned=1)
+    other = Survey.objects.create(slug="onboarding", name="Onboarding check", kind="csat")
+    Invitation.objects.create(survey=other, contact=Contact.objects.first(), token_hash="e" * 64)
+    seed_surveys(rng=random.Random(6), now=FIXED_NOW, stdout=None)
+    assert Invitation.objects.exclude(survey=other).count() > 10
+    assert Response.objects.exists()
+    assert Invitation._meta.db_table not in stripped
+
+
+def _schema() -> list[tuple]:
+    tables = [model._meta.db_table for model in demo.HISTORY_MODELS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
+            "ORDER BY 1, 2",
+            [tables],
+        )
+        indexes = cursor.fetchall()
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), condeferrable, "
+            "condeferred FROM pg_constraint WHERE conrelid::regclass::text = ANY(%s) ORDER BY 1, 2",
+            [tables],
+        )
+        return indexes + cursor.fetchall()
+
+
+@postgres_only
+def test_the_bulk_load_restores_every_index_and_constraint_exactly(csm_user, monkeypatch):
+    stripped = _spy_on_stripping(monkeypatch)
+    before = _schema()
+    _world(FIXED_NOW, csm_user, healthy=3, declining=2, churned=1)
+    seed_surveys(rng=random.Random(6), now=FIXED_NOW, stdout=None)
+    assert set(stripped) == {model._meta.db_table for model in demo.HISTORY_MODELS}
+    assert FollowUp.objects.exists()
+    assert _schema() == before
+
+
+@postgres_only
+def test_a_failed_bulk_load_leaves_the_tables_as_they_were(csm_user, monkeypatch):
+    monkeypatch.setattr(demo, "ACCOUNT_CHUNK", 4)
+    before = _schema()
+    _world(FIXED_NOW, csm_user, healthy=6, declining=3, churned=3)
+    real = demo._History.render
+    calls = []
+
+    def fail_later(self, chunk, totals):
+        calls.append(chunk)
+        if len(calls) == 3:  # the first chunk is being loaded by now
+            raise RuntimeError("boom")
+        return real(self, chunk, totals)
+
+    monkeypatch.setattr(demo._History, "render", fail_later)
+    with pytest.raises(RuntimeError, match="boom"):
+        seed_surveys(rng=random.Random(6), now=FIXED_NOW, stdout=None)
+    assert _schema() == before
+    assert not Invitation.objects.exists()
+    assert not Response.objects.exists()
+
+
+def _feeling(kind: str, answers: dict) -> str:
+    value = respondent_score(kind, None, answers)
+    return "good" if value >= 75 else "middling" if value >= 55 else "bad"
+
+
+def test_cli_and_csi_answers_feel_as_their_metrics_score_says():
+    """The seeder works the respondent score out in integers; it must agree with the metrics
+    on every CLI answer and on many CSI ones, rounding included."""
+    feeling = demo._History._items_feeling
+    for recommend in range(11):
+        for buy_again in range(11):
+            for try_other in range(11):
+                cli = {"recommend": recommend, "buy_again": buy_again, "try_other": try_other}
+                assert feeling("cli", cli) == _feeling("cli", cli), cli
+    rng = random.Random(3)
+    for _ in range(5000):
+        csi = {
+            key: {"importance": rng.randint(1, 10), "satisfaction": rng.randint(1, 10)}
+            for key in demo.DEFAULT_CSI_CRITERIA
+        }
+        assert feeling("csi", csi) == _feeling("csi", csi), csi
+    # 74.95 rounds up to 75.0 (good) and 54.95 to 55.0 (middling); just below does not.
+    for low, share, expected in (
+        (7, 495, "good"),
+        (7, 494, "middling"),
+        (5, 495, "middling"),
+        (5, 494, "bad"),
+    ):
+        csi = {
+            "price": {"importance": 1000 - share, "satisfaction": low},
+            "support": {"importance": share, "satisfaction": low + 1},
+        }
+        assert feeling("csi", csi) == _feeling("csi", csi) == expected, csi
