@@ -12,10 +12,14 @@ Why it is built this way (100k accounts give over a million invitations, and ``s
 has five minutes for everything):
 
 - **Rows, not model instances.** Each chunk of accounts is rendered as tuples and written by
-  the customers seeder's bulk sink (:func:`customers.demo.demo_sink`): ``COPY`` on
-  PostgreSQL, from a thread that loads one chunk while the next is rendered; ``executemany``
-  on SQLite. Invitation and response ids are allocated by the sink, so answers, tags and
-  follow-ups point at their parents without a round trip.
+  the customers seeder's bulk sink (:func:`customers.demo.demo_sink`): binary ``COPY`` on
+  PostgreSQL, from a thread that loads one chunk while the next is rendered, into tables
+  stripped of their indexes and foreign keys if they were empty; ``executemany`` on SQLite.
+  Invitation and response ids are allocated by the sink, so answers, tags and follow-ups
+  point at their parents without a round trip.
+- **The server works while Python renders.** On PostgreSQL the next chunk's rows are read
+  by another thread meanwhile, and the database's work per row (COPY) runs in parallel with
+  the rendering; the Python work per invitation is kept to the draws and the row.
 - **Deterministic.** One ``random.Random`` drawn in a fixed order (chunk by chunk, campaign
   run by run, account by account), so a seed gives the same history; only the token hashes
   are random by design. A chunk is read in full before it is rendered.
@@ -644,7 +648,7 @@ class _Reader:
     SQLite the queries run when asked."""
 
     def __init__(self) -> None:
-        self.pool = None
+        self.pool: ThreadPoolExecutor | None = None
         if _postgres():
             connection.ensure_connection()
             self.pool = ThreadPoolExecutor(1, "seed-surveys-read")
@@ -654,14 +658,15 @@ class _Reader:
             rows = [list(queryset) for queryset in querysets]
             return lambda: rows
         compiled = [queryset.query.sql_with_params() for queryset in querysets]
-        return self.pool.submit(_rows, connection.connection, compiled).result
+        return self.pool.submit(_rows_read, connection.connection, compiled).result
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
 
 
-def _rows(raw, compiled: list[tuple[str, tuple]]) -> list[list]:
+def _rows_read(raw: Any, compiled: list[tuple[str, tuple]]) -> list[list]:
+    """Each query's rows, on the raw (psycopg) connection ``raw``; runs in the reader thread."""
     with connection.wrap_database_errors, raw.cursor() as cursor:
         found = []
         for sql, params in compiled:
