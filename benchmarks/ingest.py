@@ -27,8 +27,6 @@ import http.client
 import os
 import random
 import secrets
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -37,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the project's packages, when run as a script
 from benchmarks.bench_db import admin_execute, with_db  # noqa: E402
+from benchmarks.bench_server import Gunicorn  # noqa: E402
 
 BENCH_DB = "tenure_bench_api"
 BATCH = 1000
@@ -106,67 +105,6 @@ class Stream:
 
 
 # --- the API ------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, workers: int, env: dict):
-        self.port = _free_port()
-        self.process = subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "gunicorn"),
-                "config.wsgi:application",
-                "--workers",
-                str(workers),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--backlog",
-                "2048",
-                "--timeout",
-                "120",
-                "--log-level",
-                "warning",
-                "--chdir",
-                str(ROOT),
-            ],
-            env=env,
-            cwd=ROOT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise SystemExit("gunicorn did not start")
-
-    def worker_rss_mb(self) -> list[float]:
-        """Resident memory of each worker (the master's children), from /proc."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        sizes = []
-        for pid in children.read_text().split():
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except FileNotFoundError:
-                continue
-            for line in status.splitlines():
-                if line.startswith("VmRSS:"):
-                    sizes.append(int(line.split()[1]) / 1024)
-        return sizes
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def _post(port: int, key: str, body: bytes) -> bytes:
@@ -307,7 +245,7 @@ def main() -> None:
         print(f"seeding {args.accounts} accounts, {2 * args.accounts} contacts", flush=True)
         key, account_ids, contact_ids = _seed(args.accounts)
         stream = Stream(args.accounts, args.events)
-        server = Server(args.workers, env)
+        server = Gunicorn("config.wsgi:application", workers=args.workers, env=env, timeout=120)
         # one warm-up batch per worker (imports, connections), outside the measurement
         warmup = Stream(args.accounts, args.events)
         warmup.start -= dt.timedelta(days=2)

@@ -26,7 +26,6 @@ import http.client
 import os
 import queue
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the project's packages, when run as a script
 from benchmarks.bench_db import admin_execute, with_db  # noqa: E402
+from benchmarks.bench_server import Gunicorn  # noqa: E402
 
 BENCH_DB = "tenure_bench_survey"
 CSRF = secrets.token_hex(16)  # a 32-character CSRF secret: cookie and form field match
@@ -140,51 +140,6 @@ def _seed(accounts: int) -> list[str]:
 
 
 # --- load ---------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, app: str, workers: int, env: dict):
-        self.port = _free_port()
-        self.process = subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "gunicorn"),
-                app,
-                "--workers",
-                str(workers),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--backlog",
-                "2048",
-                "--log-level",
-                "warning",
-                "--chdir",
-                str(ROOT),
-            ],
-            env=env,
-            cwd=ROOT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise SystemExit(f"gunicorn {app} did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def _post(port: int, path: str, score: int) -> tuple[int, float]:
@@ -346,7 +301,9 @@ def main() -> None:
             "bare": ("benchmarks.survey_submit:bare_application()", 204),
             "survey": ("config.wsgi:application", 302),
         }
-        servers = {name: Server(app, args.workers, env) for name, (app, _) in apps.items()}
+        servers = {
+            name: Gunicorn(app, workers=args.workers, env=env) for name, (app, _) in apps.items()
+        }
         elapsed = {name: 0.0 for name in apps}
         latencies: dict[str, list[float]] = {name: [] for name in apps}
         try:
