@@ -8,7 +8,9 @@ start-up with a message that names the variable, so a mis-configured deploy neve
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -63,6 +65,35 @@ def get_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+def get_site_url(name: str, default: str) -> str:
+    """An absolute http(s) base URL without a trailing slash: survey links and emails are built
+    on it, and a missing scheme would only show up as dead links in customers' inboxes."""
+    raw = get_str(name, default)
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ImproperlyConfigured(
+            f"{name} must be an absolute URL like https://tenure.example.com; got {raw!r}."
+        )
+    return raw.rstrip("/")
+
+
+def get_currency(name: str, default: str) -> str:
+    """An ISO 4217 code (three letters)."""
+    raw = get_str(name, default).upper()
+    if not re.fullmatch(r"[A-Z]{3}", raw):
+        raise ImproperlyConfigured(f"{name} must be a three-letter currency code; got {raw!r}.")
+    return raw
+
+
+def get_choice(name: str, default: str, choices: list[str]) -> str:
+    """One of ``choices`` (case-insensitive; returned as listed)."""
+    raw = get_str(name, default)
+    by_upper = {choice.upper(): choice for choice in choices}
+    if raw.upper() not in by_upper:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be one of {', '.join(choices)}.")
+    return by_upper[raw.upper()]
+
+
 def get_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -72,6 +103,8 @@ def get_list(name: str, default: list[str]) -> list[str]:
 
 def get_database(name: str, default_sqlite_path: Path) -> dict:
     """``DATABASE_URL`` or an embedded SQLite file."""
+    # Read even when unused, so a malformed value fails now rather than on the day it matters.
+    conn_max_age = get_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
     raw = get_str(name)
     if not raw:
         return {
@@ -95,7 +128,7 @@ def get_database(name: str, default_sqlite_path: Path) -> dict:
     except Exception as exc:  # django-environ raises assorted errors on garbage
         raise ImproperlyConfigured(f"{name} could not be parsed: {exc}") from exc
     if config["ENGINE"].endswith("postgresql"):
-        config.setdefault("CONN_MAX_AGE", get_int("DATABASE_CONN_MAX_AGE", 60, minimum=0))
+        config.setdefault("CONN_MAX_AGE", conn_max_age)
         config["CONN_HEALTH_CHECKS"] = True
     return config
 

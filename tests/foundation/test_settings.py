@@ -63,3 +63,48 @@ def test_production_without_a_secret_key_refuses_to_start(settings):
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_it_refuses_a_malformed_connection_age_even_when_sqlite_would_not_use_it(
+    monkeypatch, tmp_path
+):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_CONN_MAX_AGE", "abc")
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_CONN_MAX_AGE='abc'"):
+        env.get_database("DATABASE_URL", tmp_path / "x.sqlite3")
+
+
+def test_a_postgres_url_keeps_connections_for_the_configured_age(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.internal:5433/tenure")
+    monkeypatch.setenv("DATABASE_CONN_MAX_AGE", "5")
+    assert env.get_database("DATABASE_URL", tmp_path / "x.sqlite3")["CONN_MAX_AGE"] == 5
+
+
+@pytest.mark.parametrize(
+    "raw", ["127.0.0.1:8000", "tenure.example.com", "ftp://x.example", "https://"]
+)
+def test_it_refuses_a_site_url_that_is_not_absolute_http(monkeypatch, raw):
+    monkeypatch.setenv("SITE_URL", raw)
+    with pytest.raises(ImproperlyConfigured, match="SITE_URL must be an absolute URL"):
+        env.get_site_url("SITE_URL", "http://127.0.0.1:8000")
+
+
+def test_it_drops_the_trailing_slash_of_the_site_url(monkeypatch):
+    monkeypatch.setenv("SITE_URL", "https://tenure.example.com/ ")
+    assert env.get_site_url("SITE_URL", "") == "https://tenure.example.com"
+
+
+def test_it_refuses_a_base_currency_that_is_not_a_code(monkeypatch):
+    monkeypatch.setenv("TENURE_BASE_CURRENCY", "dollars")
+    with pytest.raises(ImproperlyConfigured, match="three-letter currency code; got 'DOLLARS'"):
+        env.get_currency("TENURE_BASE_CURRENCY", "USD")
+    monkeypatch.setenv("TENURE_BASE_CURRENCY", "nok")
+    assert env.get_currency("TENURE_BASE_CURRENCY", "USD") == "NOK"
+
+
+def test_it_refuses_an_unknown_log_level(monkeypatch):
+    monkeypatch.setenv("LOG_LEVEL", "verbose")
+    with pytest.raises(ImproperlyConfigured, match="LOG_LEVEL='verbose' must be one of DEBUG"):
+        env.get_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO"])
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    assert env.get_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO"]) == "DEBUG"
