@@ -309,7 +309,10 @@ def parse_moment(value: str) -> dt.datetime:
         else:
             if moment.tzinfo is None:
                 return moment.replace(tzinfo=dt.UTC)
-            return moment.astimezone(dt.UTC)
+            try:
+                return moment.astimezone(dt.UTC)
+            except OverflowError:
+                raise ValueError(f"“{value}” is outside the calendar's range in UTC") from None
     raise ValueError(
         f"“{value}” is not a date or date-time; use YYYY-MM-DD or an ISO 8601 date-time "
         "such as 2025-01-31T09:30:00Z"

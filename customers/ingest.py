@@ -172,7 +172,10 @@ def _moment(value: Any, field: str) -> dt.datetime:
         ) from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ItemError(field, "must carry a timezone offset, e.g. 2025-05-01T12:00:00Z")
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is past the last representable day
+        raise ItemError(field, f"{value[:40]!r} is outside the calendar's range in UTC") from None
 
 
 def _optional_moment(value: Any, field: str) -> dt.datetime | None:
@@ -282,6 +285,8 @@ def _amount(value: Any, field: str) -> Decimal:
         raise ItemError(field, f"{str(value)[:30]!r} is not a number") from None
     if not amount.is_finite():
         raise ItemError(field, "must be a finite number")
+    if amount.copy_abs() >= services.MRR_LIMIT:  # exact: abs() and rounding overflow on 1e999999999
+        raise ItemError(field, f"must be below {services.MRR_LIMIT:,}")
     return amount
 
 

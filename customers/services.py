@@ -198,7 +198,10 @@ def revenue_changes_record(
         if timezone.is_naive(change.effective_at):
             results[index] = ValidationError({"effective_at": "Timestamps must carry a timezone."})
             continue
-        mrr = money(change.mrr)
+        # Bounded before rounding: quantizing 1e30 to cents overflows Decimal's precision
+        # (and 999999999999.995 rounds up to the limit).
+        raw = Decimal(change.mrr)
+        mrr = money(raw) if raw.copy_abs() < MRR_LIMIT else raw
         if mrr < 0:
             results[index] = ValidationError({"mrr": "MRR cannot be negative."})
         elif mrr >= MRR_LIMIT:

@@ -147,6 +147,68 @@ def test_a_mixed_batch_answers_per_item_and_a_replay_creates_nothing(client, key
     assert DailyUsage.objects.get().count == 1
 
 
+EDGE_OF_THE_CALENDAR = ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"]
+
+
+@pytest.mark.parametrize("moment", EDGE_OF_THE_CALENDAR)
+def test_a_timestamp_past_the_calendars_edge_in_utc_is_refused_and_the_rest_land(
+    client, key, acme, moment
+):
+    events = {
+        "events": [event("edge", "acme", at=moment), event("ok", "acme", at="2025-05-01T09:00:00Z")]
+    }
+    tickets = {
+        "tickets": [
+            {"id": "edge", "account": "acme", "subject": "Old", "opened_at": moment},
+            {"id": "ok", "account": "acme", "subject": "Fine", "opened_at": "2025-05-01T09:00:00Z"},
+        ]
+    }
+    revenue = {
+        "revenue": [
+            {"id": "edge", "account": "acme", "mrr": "10", "effective_at": moment},
+            {"id": "ok", "account": "acme", "mrr": "10", "effective_at": "2025-05-01T00:00:00Z"},
+        ]
+    }
+    for path, body, field in [
+        ("/api/v1/events", events, "timestamp"),
+        ("/api/v1/tickets", tickets, "opened_at"),
+        ("/api/v1/revenue", revenue, "effective_at"),
+    ]:
+        response = post(client, path, body, headers=bearer(key))
+
+        assert response.status_code == 200, path
+        assert response.json() == {
+            "accepted": 1,
+            "duplicates": 0,
+            "rejected": [
+                {"index": 0, "error": f"{field}: '{moment}' is outside the calendar's range in UTC"}
+            ],
+        }
+    assert list(UsageEvent.objects.values_list("event_id", flat=True)) == ["ok"]
+    assert list(Ticket.objects.values_list("external_id", flat=True)) == ["ok"]
+    assert list(RevenueChange.objects.values_list("external_id", flat=True)) == ["ok"]
+
+
+@pytest.mark.parametrize("mrr", ["1e30", 1e300, "1e999999999", "-1e30", "1000000000000"])
+def test_an_absurd_mrr_is_refused_with_its_field_and_the_rest_land(client, key, acme, mrr):
+    body = {
+        "revenue": [
+            {"id": "big", "account": "acme", "mrr": mrr, "effective_at": "2025-05-01T00:00:00Z"},
+            {"id": "ok", "account": "acme", "mrr": "99.50", "effective_at": "2025-06-01T00:00:00Z"},
+        ]
+    }
+
+    response = post(client, "/api/v1/revenue", body, headers=bearer(key))
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "accepted": 1,
+        "duplicates": 0,
+        "rejected": [{"index": 0, "error": "mrr: must be below 1,000,000,000,000"}],
+    }
+    assert RevenueChange.objects.get().mrr == Decimal("99.50")
+
+
 @pytest.mark.parametrize(
     ("body", "status", "detail"),
     [

@@ -198,3 +198,31 @@ def test_one_webhook_url_takes_each_message_by_its_type(client, auth):
     assert refused.status_code == 400
     assert "'page' is not used" in refused.json()["rejected"][0]["error"]
     assert Contact.objects.get().account == Account.objects.get(external_id="acme")
+
+
+def test_a_track_past_the_calendars_edge_is_refused_alone_and_the_batch_lands(client, auth):
+    body = {
+        "batch": [
+            {"type": "group", "groupId": "acme", "userId": "u1", "traits": {"name": "Acme"}},
+            {
+                "type": "track",
+                "userId": "u1",
+                "event": "Signed In",
+                "messageId": "m-edge",
+                "timestamp": "9999-12-31T23:00:00-02:00",
+            },
+        ]
+    }
+
+    response = post(client, "/api/v1/segment/batch", body, headers=auth)
+
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert response.json()["rejected"] == [
+        {
+            "index": 1,
+            "error": "timestamp: '9999-12-31T23:00:00-02:00' is outside the calendar's range in UTC",
+        }
+    ]
+    assert Account.objects.get().external_id == "acme"
+    assert not UsageEvent.objects.exists()

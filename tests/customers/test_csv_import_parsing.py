@@ -258,6 +258,7 @@ def test_an_amount_is_rounded_to_cents_half_up():
         ("r,acc-1,2025-01-01,€100,,", "mrr", "“€100” is not an amount"),
         ("r,acc-1,2025-01-01,1000000000000,,", "mrr", "too large"),
         ("r,acc-1,01/02/2025,100,,", "effective_at", "is not a date or date-time"),
+        ("r,acc-1,9999-12-31T23:00:00-05:00,100,,", "effective_at", "outside the calendar"),
         ("r,acc-1,2025-01-01,100,upgrade,", "kind", "not a known kind of revenue change"),
         ("r,acc-1,2025-01-01,100,cancelled,", "mrr", "a cancellation sets MRR to 0"),
     ],

@@ -376,6 +376,28 @@ def test_the_batch_service_answers_each_change_in_input_order():
     assert acme.mrr == Decimal("50.00")
 
 
+def test_the_batch_service_refuses_an_mrr_too_large_to_round_to_cents():
+    acme = make_account("acme")
+    moment = dt.datetime(2025, 1, 1, tzinfo=UTC)
+
+    results = record_changes(
+        changes=[
+            RevenueChangeInput(account_id=acme.pk, mrr=Decimal("1e30"), effective_at=moment),
+            RevenueChangeInput(account_id=acme.pk, mrr=Decimal("-1e30"), effective_at=moment),
+            RevenueChangeInput(
+                account_id=acme.pk, mrr=Decimal("999999999999.995"), effective_at=moment
+            ),
+        ]
+    )
+
+    assert [r.message_dict["mrr"] for r in results] == [
+        ["MRR must be below 1,000,000,000,000."],
+        ["MRR cannot be negative."],
+        ["MRR must be below 1,000,000,000,000."],
+    ]
+    assert not RevenueChange.objects.exists()
+
+
 # --- tickets ------------------------------------------------------------------------------
 
 
