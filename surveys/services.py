@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -67,6 +67,18 @@ def _recent_invitations(*, survey: Survey, now: dt.datetime):
         .filter(
             Q(survey=survey, effective_at__gt=now - dt.timedelta(days=fatigue_days(survey)))
             | Q(effective_at__gt=now - FATIGUE_FLOOR)
+            | Q(reminded_at__gt=now - FATIGUE_FLOOR)  # a reminder is a survey email too
+        )
+    )
+
+
+def _emailed_within_floor(now: dt.datetime) -> Exists:
+    """The invitation's contact got a survey email (an invitation or a reminder) within the
+    24-hour floor: its reminder waits for the next run after the floor, rather than landing
+    beside another survey's email."""
+    return Exists(
+        Invitation.objects.filter(contact_id=OuterRef("contact_id")).filter(
+            Q(sent_at__gt=now - FATIGUE_FLOOR) | Q(reminded_at__gt=now - FATIGUE_FLOOR)
         )
     )
 
@@ -501,13 +513,15 @@ def _reminder_pending(now) -> Q:
 
 
 def _remindable(now) -> Q:
-    """A pending reminder that may still go: the survey is open and the contact still welcomes
-    email."""
+    """A pending reminder that may go now: the survey is open, the contact still welcomes
+    email, and has had no survey email within the 24-hour floor (then it goes on a later
+    run: deferred, not withheld)."""
     return (
         _reminder_pending(now)
         & Q(contact__do_not_survey=False, survey__is_active=True)
         & ~Q(contact__email="")
         & (Q(survey__closes_at__isnull=True) | Q(survey__closes_at__gt=now))
+        & ~Q(_emailed_within_floor(now))
     )
 
 

@@ -449,6 +449,44 @@ def test_one_reminder_goes_to_non_responders_and_both_links_work(client):
     assert waiting.reminded_at is not None
 
 
+def test_a_reminder_waits_out_the_24_hour_floor_after_another_surveys_email():
+    nps, csat = make_survey("nps", reminder_after_days=5), make_survey("csat", fatigue_days=0)
+    waiting, _token = make_link(nps, sent_days_ago=5.1)
+    make_link(csat, waiting.contact, sent_days_ago=0.5)  # a ticket's CSAT went out 12 h ago
+
+    assert services.invitations_remind_due() == 0
+    assert mail.outbox == []
+    waiting.refresh_from_db()
+    assert (waiting.reminded_at, waiting.reminder_withheld_at) == (None, None)  # deferred
+    assert SendSkip.objects.count() == 0
+
+    thirteen_hours_later = timezone.now() + dt.timedelta(hours=13)
+    assert services.invitations_remind_due(now=thirteen_hours_later) == 1
+    assert [message.to for message in mail.outbox] == [[waiting.contact.email]]
+
+
+def test_two_reminders_to_one_contact_go_a_day_apart():
+    nps, ces = make_survey("nps", reminder_after_days=5), make_survey("ces", reminder_after_days=5)
+    contact = make_contact()
+    make_link(nps, contact, sent_days_ago=7)
+    make_link(ces, contact, sent_days_ago=6)
+
+    assert services.invitations_remind_due() == 1
+    assert services.invitations_remind_due(now=timezone.now() + dt.timedelta(hours=23)) == 0
+    assert services.invitations_remind_due(now=timezone.now() + dt.timedelta(hours=25)) == 1
+    assert len(mail.outbox) == 2
+
+
+def test_a_reminder_counts_toward_the_floor_for_a_new_invitation():
+    nps, csat = make_survey("nps", reminder_after_days=5), make_survey("csat", fatigue_days=0)
+    invitation, _token = make_link(nps, sent_days_ago=6)
+    assert services.invitations_remind_due() == 1
+
+    _, _, reason = invite(csat, invitation.contact, timezone.now() + dt.timedelta(hours=2))
+    assert reason == SendSkip.Reason.FATIGUE
+    assert invite(csat, invitation.contact, timezone.now() + dt.timedelta(hours=25))[0]
+
+
 @pytest.mark.parametrize(
     "case", ["reminders off", "expired", "unsubscribed", "survey closed", "revoked"]
 )
