@@ -3,6 +3,8 @@ the writes themselves happen in ``surveys.services``."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 
 from customers.models import LifecycleStage
@@ -18,6 +20,13 @@ PERIOD_CHOICES = [
     ("all", "All time"),
     ("custom", "From – to"),
 ]
+# Answers are dated by when they came in; outside these, a date is a typo (and 9999-12-31 has no
+# "day after" to end a range on).
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+DATE_RANGE_MESSAGE = f"Pick a date between {EARLIEST_DATE} and {LATEST_DATE}."
+# The largest id a database integer column holds (PostgreSQL bigint, SQLite integer).
+MAX_ID = 2**63 - 1
 SHOW_CHOICES = [("comments", "Answers with a comment"), ("all", "All answers")]
 
 
@@ -25,7 +34,9 @@ class ResponseFilterForm(forms.Form):
     """The results page's filters, read from the query string (so every view is a URL)."""
 
     category = forms.ChoiceField(required=False)
-    account = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    account = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )
     plan = forms.ChoiceField(required=False, label="Plan")
     stage = forms.ChoiceField(
         required=False,
@@ -44,10 +55,14 @@ class ResponseFilterForm(forms.Form):
         ),
     )
     date_from = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date", "min": EARLIEST_DATE, "max": LATEST_DATE}),
     )
     date_to = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date", "min": EARLIEST_DATE, "max": LATEST_DATE}),
     )
     tag = forms.ModelChoiceField(
         queryset=Tag.objects.order_by("name"),
@@ -78,6 +93,10 @@ class ResponseFilterForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        for name in ("date_from", "date_to"):
+            value = cleaned.get(name)
+            if value and not EARLIEST_DATE <= value <= LATEST_DATE:
+                self.add_error(name, DATE_RANGE_MESSAGE)
         date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
         if date_from and date_to and date_from > date_to:
             self.add_error("date_to", "The end date is before the start date.")

@@ -1201,7 +1201,11 @@ def follow_up_handle(*, follow_up: FollowUp, user, note: str, now=None) -> Follo
         locked = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
         if locked.status == FollowUp.Status.HANDLED:
             raise ValidationError(
-                f"This follow-up was already handled on {locked.handled_at:%Y-%m-%d %H:%M} UTC."
+                {
+                    "status": f"This follow-up was already handled by "
+                    f"{locked.handled_by or 'a former user'} on "
+                    f"{locked.handled_at:%Y-%m-%d %H:%M} UTC."
+                }
             )
         locked.status = FollowUp.Status.HANDLED
         locked.handled_by = user

@@ -352,6 +352,12 @@ def follow_up_handle(request: HttpRequest, pk: int) -> HttpResponse:
                 follow_up=follow_up, user=request.user, note=form.cleaned_data["note"]
             )
         except ValidationError as exc:
+            if "status" in exc.message_dict:
+                # Someone else (or a double click) handled it first: show it as it now is.
+                if request.htmx:
+                    return _follow_up_row(request, follow_up)
+                messages.warning(request, " ".join(exc.message_dict["status"]))
+                return HttpResponseRedirect(_safe_next(request, reverse("surveys:follow_ups")))
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
     if form.errors:

@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from accounts.roles import Role
 from customers.timeline import sources, timeline_for
 from surveys import services, tasks
 from surveys.models import FollowUp, Tag
@@ -248,6 +249,25 @@ def test_mark_handled_without_javascript_redirects_back(csm_client, follow_up):
     )
     assert response.status_code == 302
     assert response["Location"] == "/surveys/follow-ups/?status=all"
+
+
+def test_marking_handled_a_second_time_shows_who_handled_it_and_keeps_their_note(
+    csm_client, follow_up, make_user
+):
+    first = make_user(Role.CSM, "first@example.com", "First Csm")
+    services.follow_up_handle(follow_up=follow_up, user=first, note="Called them first")
+    url = f"/surveys/follow-ups/{follow_up.pk}/handle/"
+
+    with_htmx = csm_client.post(url, {"note": "Me too"}, headers={"HX-Request": "true"})
+    without_js = csm_client.post(url, {"note": "Me too"}, follow=True)
+
+    assert with_htmx.status_code == 200
+    assert 'data-status="handled"' in with_htmx.text
+    assert "Called them first" in with_htmx.text
+    assert without_js.status_code == 200
+    assert "already handled by First Csm" in without_js.text
+    follow_up.refresh_from_db()
+    assert (follow_up.handled_by, follow_up.handled_note) == (first, "Called them first")
 
 
 def test_viewers_cannot_mark_handled(viewer_client, follow_up):

@@ -224,6 +224,27 @@ def test_bad_filters_are_reported_by_name_with_a_400(csm_client, mixed_answers):
     assert "To: The end date is before the start date." in response.text
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("date_to=9999-12-31", "To: Pick a date between 1900-01-01 and 2999-12-31."),
+        ("date_from=0001-01-01", "From: Pick a date between 1900-01-01 and 2999-12-31."),
+        ("account=99999999999999999999", "Ensure this value is less than or equal to"),
+    ],
+)
+def test_filters_beyond_what_the_database_holds_are_a_400_on_the_page_and_the_export(
+    csm_client, mixed_answers, query, message
+):
+    survey, *_ = mixed_answers
+
+    page = csm_client.get(f"/surveys/{survey.slug}/?{query}")
+    export = csm_client.get(f"/surveys/{survey.slug}/export.csv?{query}")
+
+    assert page.status_code == 400
+    assert message in page.text
+    assert export.status_code == 400
+
+
 def test_csat_surveys_filter_by_satisfaction_not_nps_categories(csm_client):
     survey = f.survey("csat")
     f.answer(survey, 1, comment="bad")
