@@ -69,13 +69,62 @@ class SurveyForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("csi_criteria") and cleaned.get("kind") != SurveyKind.CSI:
+        kind = cleaned.get("kind")
+        if cleaned.get("csi_criteria") and kind != SurveyKind.CSI:
             self.add_error("csi_criteria", "Criteria only apply to CSI surveys.")
+        if cleaned.get("send_after_ticket_close") and kind not in TICKET_SURVEY_KINDS:
+            self.add_error(
+                "send_after_ticket_close",
+                "Only CSAT and CSI surveys ask about a closed ticket; NPS, CES and CLI ask "
+                "about the relationship and go out by campaign.",
+            )
         return cleaned
+
+
+# What a ticket-close survey can be (issue 4: satisfaction after a significant interaction).
+TICKET_SURVEY_KINDS = (SurveyKind.CSAT, SurveyKind.CSI)
+ITEM_LABEL_MAX_LENGTH = 200
+
+
+class SurveyTextForm(forms.ModelForm):
+    class Meta:
+        model = SurveyText
+        fields = [
+            "language",
+            "question",
+            "low_label",
+            "high_label",
+            "items",
+            "follow_up_question",
+            "follow_up_promoter",
+            "follow_up_passive",
+            "follow_up_detractor",
+            "thank_you",
+            "email_subject",
+            "email_intro",
+        ]
+
+    def clean_items(self):
+        """Labels of CLI questions or CSI criteria, by key: anything else would reach the
+        respondent page, which reads them as ``{key: label}``."""
+        items = self.cleaned_data.get("items") or {}
+        if not isinstance(items, dict) or not all(
+            isinstance(key, str) and isinstance(label, str) for key, label in items.items()
+        ):
+            raise forms.ValidationError(
+                'Give labels by key, like {"price": "Price", "support": "Support"}.'
+            )
+        too_long = [key for key, label in items.items() if len(label) > ITEM_LABEL_MAX_LENGTH]
+        if too_long:
+            raise forms.ValidationError(
+                f"Labels are at most {ITEM_LABEL_MAX_LENGTH} characters: {', '.join(too_long)}."
+            )
+        return items
 
 
 class SurveyTextInline(admin.StackedInline):
     model = SurveyText
+    form = SurveyTextForm
     extra = 0
     max_num = 5
     fieldsets = [

@@ -484,7 +484,13 @@ def _surveys_ensure() -> dict[str, Survey]:
     for slug, name, kind, after_ticket in SURVEYS:
         survey, _ = Survey.objects.get_or_create(
             slug=slug,
-            defaults={"name": name, "kind": kind, "send_after_ticket_close": after_ticket},
+            defaults={
+                "name": name,
+                "kind": kind,
+                "send_after_ticket_close": after_ticket,
+                # Asked after every closed ticket, as in the history (the 24 h floor holds).
+                "fatigue_days": 0 if after_ticket else None,
+            },
         )
         survey_texts_fill_defaults(survey=survey)
         surveys[slug] = survey

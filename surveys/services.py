@@ -216,7 +216,11 @@ def invitations_create_for_ticket(*, ticket_id: int, now: dt.datetime | None = N
         )
         contact = fallback or contact
     created = []
-    surveys = Survey.objects.filter(is_active=True, send_after_ticket_close=True).order_by("id")
+    surveys = Survey.objects.filter(
+        is_active=True,
+        send_after_ticket_close=True,
+        kind__in=(SurveyKind.CSAT, SurveyKind.CSI),  # the admin refuses others; rows may not
+    ).order_by("id")
     for survey in surveys:
         if contact is None:
             _skip_log(

@@ -67,7 +67,9 @@ def survey_texts(survey: Survey, language: str) -> SurveyTexts:
 
     def pick_item(key: str) -> str:
         for row in chain:
-            value = str((row.items or {}).get(key) or "").strip()
+            # The admin checks the shape; a row written some other way may not have it.
+            items = row.items if isinstance(row.items, dict) else {}
+            value = str(items.get(key) or "").strip()
             if value:
                 return value
         return default_item_label(survey.kind, key)

@@ -145,6 +145,37 @@ def test_criteria_on_a_survey_that_is_not_csi_are_refused(admin_client_):
     assert nps.csi_criteria == []
 
 
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        ('["Price", "Support"]', "Give labels by key, like"),
+        ('{"price": 5}', "Give labels by key, like"),
+        ('{"price": "' + "x" * 201 + '"}', "Labels are at most 200 characters: price."),
+    ],
+)
+def test_item_labels_must_be_text_by_key(admin_client_, csi, items, message):
+    reply = admin_client_.post(f"{SURVEYS}{csi.pk}/change/", survey_form(csi, text_items=items))
+    assert reply.status_code == 200
+    assert message in reply.content.decode()
+    assert SurveyText.objects.get(survey=csi).items == {"price": "Price", "support": "Support"}
+
+
+@pytest.mark.parametrize(("kind", "allowed"), [("nps", False), ("ces", False), ("csat", True)])
+def test_only_csat_and_csi_surveys_may_follow_closed_tickets(admin_client_, kind, allowed):
+    survey = make_survey(kind)
+    survey.texts.create(
+        language="en", question="Q", thank_you="T", email_subject="S", email_intro="I"
+    )
+    reply = admin_client_.post(
+        f"{SURVEYS}{survey.pk}/change/",
+        survey_form(survey, csi_criteria="[]", text_items="{}", send_after_ticket_close="on"),
+    )
+    survey.refresh_from_db()
+    assert survey.send_after_ticket_close is allowed
+    if not allowed:
+        assert "Only CSAT and CSI surveys ask about a closed ticket" in reply.content.decode()
+
+
 # --- the skipped-send log -------------------------------------------------------------------
 
 

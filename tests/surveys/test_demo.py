@@ -226,7 +226,10 @@ def test_csat_follows_closed_tickets(seeded):
     for invitation in csat:
         assert invitation.trigger == "ticket"
         assert invitation.sent_at > invitation.ticket.closed_at
-    assert Survey.objects.get(slug="csat").send_after_ticket_close
+    survey = Survey.objects.get(slug="csat")
+    # Every closed ticket is asked about from now on too: no 90-day window, only the 24 h floor.
+    assert (survey.send_after_ticket_close, survey.fatigue_days) == (True, 0)
+    assert Survey.objects.get(slug="nps").fatigue_days is None  # the 90-day default
 
 
 def test_campaigns_are_recorded_with_their_runs(seeded):

@@ -613,3 +613,19 @@ def test_an_answer_whose_receiver_fails_stays_in_the_outbox_for_the_next_run(mon
     assert responses_announce() == 1
     saved.refresh_from_db()
     assert saved.to_announce == Response.Announce.NOTHING
+
+
+def test_item_labels_stored_in_the_wrong_shape_fall_back_to_the_built_in_ones(client):
+    survey = make_survey("cli")
+    survey.texts.create(
+        language="en",
+        question="A few questions",
+        thank_you="Thanks",
+        email_subject="s",
+        email_intro="i",
+        items=["not", "labels", "by", "key"],
+    )
+    _invitation, token = make_link(survey)
+    page = client.get(f"/s/{token}/")
+    assert page.status_code == 200
+    assert "A few questions" in page.content.decode()

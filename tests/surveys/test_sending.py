@@ -628,6 +628,17 @@ def test_a_closed_ticket_sends_the_transactional_survey_once_even_when_replayed(
     assert list(SendSkip.objects.values_list("reason", flat=True)) == ["duplicate"]
 
 
+def test_only_csat_and_csi_surveys_follow_a_closed_ticket_even_if_an_old_row_says_otherwise(
+    django_capture_on_commit_callbacks,
+):
+    make_survey("nps", send_after_ticket_close=True)  # written before the admin refused it
+    csi = make_survey("csi", send_after_ticket_close=True, fatigue_days=0)
+    contact = make_contact()
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_closed.send(sender=Ticket, ticket_id=close_ticket(contact.account, contact).pk)
+    assert list(Invitation.objects.values_list("survey", flat=True)) == [csi.pk]
+
+
 def test_a_ticket_without_a_contact_surveys_the_accounts_first_contact_with_an_email(
     django_capture_on_commit_callbacks,
 ):
