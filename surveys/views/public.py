@@ -58,8 +58,35 @@ def pick_language(request: HttpRequest, invitation: Invitation | None = None) ->
         return chosen
     if invitation is not None and invitation.language in LANGUAGES:
         return invitation.language
-    from_browser = translation.get_language_from_request(request)
-    return from_browser if from_browser in LANGUAGES else "en"
+    return browser_language(request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
+
+
+# Norwegian browsers often say "no" (or "nn", Nynorsk); Bokmål is the written Norwegian we have.
+_LANGUAGE_ALIASES = {"no": "nb", "nn": "nb"}
+
+
+def browser_language(header: str) -> str:
+    """The first of ours the browser asks for, by its weights (``Accept-Language``), else
+    English. Django's own matching knows nothing of "no" meaning Norwegian."""
+    wanted: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")[:20]):
+        tag, _, weight = part.strip().partition(";")
+        try:
+            q = float(weight.strip().removeprefix("q=")) if weight else 1.0
+        except ValueError:
+            continue
+        if q > 0 and tag and tag != "*":
+            wanted.append((-q, position, tag.strip().lower()))
+    for _, _, tag in sorted(wanted):
+        primary, _, region = tag.partition("-")
+        tag = "-".join(filter(None, (_LANGUAGE_ALIASES.get(primary, primary), region)))
+        try:
+            code = translation.get_supported_language_variant(tag)
+        except LookupError:
+            continue
+        if code in LANGUAGES:
+            return code
+    return "en"
 
 
 def _languages(current: str) -> list[dict]:

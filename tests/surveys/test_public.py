@@ -371,6 +371,29 @@ def test_a_contact_without_a_language_gets_the_page_in_the_browsers_language(cli
     assert Response.objects.get().language == "sv"
 
 
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("no", "nb"),
+        ("nn-NO,en;q=0.5", "nb"),
+        ("nb-NO", "nb"),
+        ("sv-SE,sv;q=0.9", "sv"),
+        ("zh-CN", "zh-hans"),
+        ("de;q=0.9,ru;q=0.4,sv;q=0.5", "sv"),
+        ("en-US,en;q=0.9,nb;q=0.8", "en"),
+        ("no;q=0,ru", "ru"),
+        ("xx;q=oops,ru", "ru"),
+        ("de,*;q=0.1", "en"),
+    ],
+)
+def test_the_browsers_languages_are_matched_by_weight_and_no_means_norwegian(
+    client, header, language
+):
+    _invitation, token = make_link(contact=make_contact())
+    page = client.get(f"/s/{token}/", HTTP_ACCEPT_LANGUAGE=header).content.decode()
+    assert f'<html lang="{language}">' in page
+
+
 def test_without_the_contacts_or_the_browsers_language_the_page_is_english(client):
     _invitation, token = make_link(contact=make_contact())
     page = client.get(f"/s/{token}/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
