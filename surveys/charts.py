@@ -73,7 +73,7 @@ def trend_figure(kind: str, points: list[TrendPoint]) -> dict:
         "hovertemplate": "%{x|%b %Y}: %{y}<br>%{customdata} answers<extra></extra>",
         "name": SCORE_NAMES[kind],
     }
-    if kind == SurveyKind.NPS:
+    if any(p.margin is not None for p in points):
         trace["error_y"] = {
             "type": "data",
             "array": [None if p.margin is None else float(p.margin) for p in points],

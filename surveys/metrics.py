@@ -5,7 +5,7 @@ over raw answers (``nps(scores)``, ``cli(answers)``, …) build the same totals 
 code path does the arithmetic whichever way the numbers arrive.
 
 Rounding: every figure is a ``Decimal`` computed exactly (with fractions) and rounded once, half
-up, at the end: NPS and its margin of error to one decimal, CSAT % and CES % agree to whole
+up, at the end: NPS and every margin of error to one decimal, CSAT % and CES % agree to whole
 percent (as the definitions say), means to two decimals, CLI and CSI to one decimal and CSI
 weights to three. A figure with no answers behind it is ``None``, never 0 and never a crash.
 """
@@ -173,19 +173,24 @@ class ShareResult:
     in_box: int
     percent: Decimal | None  # whole percent
     mean: Decimal | None  # two decimals
+    margin: Decimal | None = None  # ± percentage points at 95 %, one decimal
 
 
 def _share(counts: Mapping[int, int], box_low: int) -> ShareResult:
+    """The share's margin is the NPS one's two-way case (a share is a proportion):
+    1.96 × 100 × sqrt(p × (1 − p) / N), so every headline score carries one."""
     n = sum(counts.values())
     if n == 0:
         return ShareResult(0, 0, None, None)
     in_box = sum(c for v, c in counts.items() if v >= box_low)
     total = sum(v * c for v, c in counts.items())
+    p = Fraction(in_box, n)
     return ShareResult(
         responses=n,
         in_box=in_box,
-        percent=_decimal(Fraction(100 * in_box, n), WHOLE),
+        percent=_decimal(100 * p, WHOLE),
         mean=_decimal(Fraction(total, n), TWO_DECIMALS),
+        margin=_sqrt(Z_95**2 * 100**2 * p * (1 - p) / n, ONE_DECIMAL),
     )
 
 

@@ -172,7 +172,7 @@ class Summary:
     kind: str
     responses: int
     score: Decimal | None  # the headline: NPS, CSAT %, CES % agree, CLI or CSI
-    margin: Decimal | None = None  # NPS only
+    margin: Decimal | None = None  # NPS, CSAT and CES: ± points at 95 %
     mean: Decimal | None = None  # CSAT and CES
     distribution: dict[int, int] | None = None  # count per score value (CLI: all items pooled)
     result: object = None  # the metrics.*Result behind it, for details
@@ -193,7 +193,9 @@ def _summarise(kind: str, criteria: list[str], row: dict) -> Summary:
             if kind == SurveyKind.CSAT
             else metrics.ces_from_distribution
         )(counts)
-        return Summary(kind, share.responses, share.percent, None, share.mean, counts, share)
+        return Summary(
+            kind, share.responses, share.percent, share.margin, share.mean, counts, share
+        )
     if kind == SurveyKind.CLI:
         items = {
             item: metrics.ItemTotal(row.get(f"i{i}_sum") or 0, row.get(f"i{i}_n") or 0)

@@ -103,6 +103,19 @@ def test_ces_of_everyone_disagreeing_is_0_percent():
     assert metrics.ces([1, 2, 3, 4]).percent == Decimal("0")
 
 
+def test_csat_and_ces_carry_the_margin_of_error_of_their_share():
+    """CSAT [5, 4, 3, 2, 1, 4]: p = 3/6 = 0.5, margin = 196 × sqrt(0.25 / 6) = 40.008 → 40.0.
+    CES [7, 6, 6, 1, 2]: p = 3/5 = 0.6, margin = 196 × sqrt(0.24 / 5) = 42.941 → 42.9."""
+    assert metrics.csat([5, 4, 3, 2, 1, 4]).margin == Decimal("40.0")
+    assert metrics.ces([7, 6, 6, 1, 2]).margin == Decimal("42.9")
+
+
+def test_a_unanimous_share_has_no_margin_and_no_answers_have_none():
+    assert metrics.csat([5, 4, 5]).margin == Decimal("0.0")
+    assert metrics.ces([1, 2]).margin == Decimal("0.0")
+    assert metrics.csat([None]).margin is None
+
+
 # --- CLI ---------------------------------------------------------------------------------------
 
 

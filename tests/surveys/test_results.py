@@ -60,6 +60,17 @@ def test_csat_and_ces_summaries_give_share_and_mean():
     assert selectors.survey_summary(survey=ces, filters=ALL_TIME).mean == Decimal("4.13")
 
 
+def test_a_csat_page_shows_its_share_with_the_margin_in_percentage_points(csm_client):
+    """4 of 7 satisfied: 57 %, margin 196 × sqrt((4/7)(3/7) / 7) = 36.66 → 36.7."""
+    csat = f.survey("csat")
+    for score in [5, 4, 4, 3, 2, 1, 5]:
+        f.answer(csat, score)
+    assert selectors.survey_summary(survey=csat, filters=ALL_TIME).margin == Decimal("36.7")
+    page = csm_client.get(f"/surveys/{csat.slug}/?period=all").content.decode()
+    assert "± 36.7" in page
+    assert "95 % margin of error (percentage points)" in page
+
+
 def test_cli_is_aggregated_from_the_json_answers():
     """(9, 8, 5) and (6, 7, 3): 38 / 6 / 10 × 100 = 63.3, on SQLite and PostgreSQL alike."""
     survey = f.survey("cli")
