@@ -285,10 +285,13 @@ def survey_response_rate(
 ) -> ResponseRate:
     """Of the invitations sent in the period (to the filtered accounts), the share answered.
     Counting answers to the invitations sent, not answers arriving in the period, keeps the
-    rate at or below 100 % at the period's edges."""
+    rate at or below 100 % at the period's edges. Manual links (an admin trying the survey
+    with ``survey_link``) were never emailed, so they are not part of it."""
     now = now or timezone.now()
-    qs = Invitation.objects.filter(survey=survey, sent_at__isnull=False).filter(
-        _account_q(filters, "contact__account")
+    qs = (
+        Invitation.objects.filter(survey=survey, sent_at__isnull=False)
+        .exclude(trigger=Invitation.Trigger.MANUAL)
+        .filter(_account_q(filters, "contact__account"))
     )
     start, end = filters.window(now)
     if start:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from customers.models import LifecycleStage
 from surveys import selectors
-from surveys.models import Tag
+from surveys.models import Invitation, Tag
 from surveys.selectors import ResponseFilters
 from tests.surveys import results_factories as f
 
@@ -131,6 +131,9 @@ def test_the_response_rate_counts_answers_to_the_invitations_sent_in_the_period(
     f.invitation(survey, f.contact(), days_ago=5)
     f.invitation(survey, f.contact(), days_ago=6)
     f.answer(survey, 9, days_ago=100)  # sent before the 30-day window
+    test_link = f.invitation(survey, f.contact(), days_ago=1)  # an admin trying the survey
+    test_link.trigger = Invitation.Trigger.MANUAL
+    test_link.save()
     rate = selectors.survey_response_rate(survey=survey, filters=ResponseFilters(period="30"))
     assert (rate.sent, rate.answered, rate.percent) == (4, 2, Decimal("50"))
 
