@@ -1,8 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from customers import services
 from customers.models import (
     Account,
+    ApiKey,
     Contact,
     ExchangeRate,
     ImportJob,
@@ -10,6 +11,7 @@ from customers.models import (
     RevenueChange,
     Ticket,
 )
+from customers.services import api_key_create, api_key_revoke
 
 
 @admin.register(Account)
@@ -97,7 +99,10 @@ class ExchangeRateAdmin(admin.ModelAdmin):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
-    """Read-only: imports are made and confirmed on the import pages, where rows are checked."""
+    """Read-only: imports are made and confirmed on the import pages, where rows are checked
+    (the list links there)."""
+
+    change_list_template = "admin/customers/importjob/change_list.html"
 
     list_display = [
         "filename",
@@ -128,10 +133,6 @@ class ImportJobAdmin(admin.ModelAdmin):
 
 
 # --- API keys ------------------------------------------------------------------------------
-from django.contrib import messages  # noqa: E402
-
-from customers.models import ApiKey  # noqa: E402
-from customers.services import api_key_create, api_key_revoke  # noqa: E402
 
 
 @admin.register(ApiKey)

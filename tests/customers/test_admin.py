@@ -81,3 +81,10 @@ def test_the_currency_of_an_account_with_revenue_history_cannot_be_changed(admin
     admin_client_.post(url, form_of(paying, currency="EUR"))
     paying.refresh_from_db()
     assert paying.currency == "USD"
+
+
+def test_the_import_log_in_the_admin_links_to_the_import_pages(admin_client_):
+    page = admin_client_.get("/admin/customers/importjob/")
+    assert page.status_code == 200
+    assert '<a href="/customers/imports/" class="addlink">Import a CSV file</a>' in page.text
+    assert admin_client_.get("/customers/imports/").status_code == 200
