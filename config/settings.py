@@ -28,7 +28,15 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "insecure-embedded-development-key-do-not-use-in-production"  # noqa: S105
 
-ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", LOCAL_HOSTS if DEBUG else [])
+if DEBUG and not env.is_set("DEBUG") and set(ALLOWED_HOSTS) - set(LOCAL_HOSTS):
+    # Fail closed: a deploy that names its public host but forgot DEBUG would otherwise serve
+    # debug pages signed with the embedded key above.
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS names hosts beyond this machine but DEBUG is not set: set DEBUG=false "
+        "(and SECRET_KEY) for production, or DEBUG=true to serve them with debug pages."
+    )
 CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env.get_site_url("SITE_URL", "http://127.0.0.1:8000")
 
@@ -158,13 +166,20 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
 SESSION_COOKIE_HTTPONLY = True
+# Messages live in the session, not a cookie: one of them carries a new API key, shown once.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads nothing from it: the token travels in hx-headers.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.get_bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # Behind a TLS-terminating proxy that sets (and overwrites) X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if SESSION_COOKIE_SECURE:  # served over HTTPS: keep it that way
+        SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", default=True)
+        SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+        SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
 
 TENURE_BASE_CURRENCY = env.get_currency("TENURE_BASE_CURRENCY", "USD")
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, OperationalError
 from django.http import HttpRequest, HttpResponse
@@ -38,8 +38,10 @@ KEY_PARAMETERS = {"key", "api_key", "apikey", "token", "access_token", "write_ke
 
 
 def _refuse_key_in_url(request: HttpRequest) -> None:
-    for name, value in request.GET.items():
-        if name.lower() in KEY_PARAMETERS or value.startswith(API_KEY_PREFIX):
+    for name, values in request.GET.lists():  # every value: ?k=<key>&k=1 hides the first
+        if name.lower() in KEY_PARAMETERS or any(
+            value.strip().startswith(API_KEY_PREFIX) for value in values
+        ):
             raise HttpError(
                 400,
                 "Send the API key in the Authorization header (Authorization: Bearer <key>), "
@@ -232,6 +234,8 @@ api = IngestAPI(
     ),
     urls_namespace="api-v1",
     auth=BearerKey(),
+    # The docs and schema are for the team wiring data in: behind the login like every page.
+    docs_decorator=login_required,
 )
 
 
@@ -469,7 +473,8 @@ api.add_router("/segment/", segment)
 
 # --- URLs ---------------------------------------------------------------------------------
 # Included from config/urls.py. The API authenticates every request by key, not by session,
-# so it is exempt from the login wall (and, being ninja, from CSRF).
+# so it is exempt from the login wall (and, being ninja, from CSRF); the docs and schema keep
+# their own login_required.
 
 app_name = "api-v1"
 urlpatterns = [pattern for pattern in api.urls[0]]

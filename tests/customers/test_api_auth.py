@@ -72,11 +72,22 @@ def test_a_revoked_key_stops_working_at_once(client, acme):
     assert list(UsageEvent.objects.values_list("event_id", flat=True)) == ["before"]
 
 
-@pytest.mark.parametrize("parameter", ["api_key", "key", "token", "access_token", "anything"])
-def test_a_key_in_the_query_string_is_refused_even_with_a_valid_header(client, acme, parameter):
+@pytest.mark.parametrize(
+    "query",
+    [
+        "api_key={key}",
+        "key={key}",
+        "token={key}",
+        "access_token={key}",
+        "anything={key}",
+        "k={key}&k=1",  # hidden behind a second value
+        "k=%20{key}",  # or a leading space
+    ],
+)
+def test_a_key_in_the_query_string_is_refused_even_with_a_valid_header(client, acme, query):
     key = make_key()
 
-    response = post(client, f"{EVENTS}?{parameter}={key}", one_event(), headers=bearer(key))
+    response = post(client, f"{EVENTS}?{query.format(key=key)}", one_event(), headers=bearer(key))
 
     assert response.status_code == 400
     assert "Authorization header" in response.json()["detail"]

@@ -7,7 +7,10 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_docs_page_lists_the_endpoints_without_any_outside_request(page, live_server):
+def test_the_docs_page_lists_the_endpoints_without_any_outside_request(
+    page, live_server, login, make_user
+):
+    login(make_user())
     outside: list[str] = []
     page.on(
         "request",

@@ -361,8 +361,15 @@ def test_a_batch_that_lost_a_race_is_run_again(client, key, acme, monkeypatch):
     assert DailyUsage.objects.get().count == 1
 
 
-def test_the_openapi_document_describes_the_bodies_and_the_bearer_key(client):
-    response = client.get("/api/v1/openapi.json")
+def test_the_docs_and_the_schema_are_behind_the_login(client):
+    for url in ("/api/v1/docs", "/api/v1/openapi.json"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/auth/login/?next=/api/v1/")
+
+
+def test_the_openapi_document_describes_the_bodies_and_the_bearer_key(viewer_client):
+    response = viewer_client.get("/api/v1/openapi.json")
 
     assert response.status_code == 200
     schema = response.json()
@@ -395,8 +402,8 @@ def test_the_openapi_document_describes_the_bodies_and_the_bearer_key(client):
     assert {s["scheme"] for s in schemes.values()} == {"bearer", "basic"}
 
 
-def test_the_docs_page_works_without_a_cdn(client):
-    response = client.get("/api/v1/docs")
+def test_the_docs_page_works_without_a_cdn(viewer_client):
+    response = viewer_client.get("/api/v1/docs")
 
     assert response.status_code == 200
     html = response.content.decode()

@@ -1,5 +1,8 @@
 """Configuration fails loudly and early, naming the variable that is wrong."""
 
+import subprocess
+import sys
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -50,19 +53,56 @@ def test_it_refuses_a_non_numeric_integer(monkeypatch):
         env.get_int("DATABASE_CONN_MAX_AGE", 60)
 
 
-def test_production_without_a_secret_key_refuses_to_start(settings):
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; from django.conf import settings; settings.DEBUG"],
-        env={"DEBUG": "false", "DJANGO_SETTINGS_MODULE": "config.settings", "PATH": "/usr/bin"},
+def settings_of(base_dir, environment: dict, *names: str) -> subprocess.CompletedProcess:
+    """Load the settings in a fresh process with only ``environment`` set and print
+    ``names``' values, one repr a line: start-up checks run on import, once per process."""
+    code = "from django.conf import settings\n" + "".join(
+        f"print(repr(getattr(settings, {name!r}, None)))\n" for name in names
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={"DJANGO_SETTINGS_MODULE": "config.settings", "PATH": "/usr/bin", **environment},
         capture_output=True,
         text=True,
-        cwd=str(settings.BASE_DIR),
+        cwd=str(base_dir),
     )
+
+
+def test_production_without_a_secret_key_refuses_to_start(settings):
+    result = settings_of(settings.BASE_DIR, {"DEBUG": "false"}, "DEBUG")
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_naming_a_public_host_without_setting_debug_refuses_to_start(settings):
+    result = settings_of(settings.BASE_DIR, {"ALLOWED_HOSTS": "tenure.example.com"}, "DEBUG")
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS names hosts beyond this machine but DEBUG is not set" in result.stderr
+
+    on_purpose = {"ALLOWED_HOSTS": "tenure.example.com", "DEBUG": "true"}
+    assert settings_of(settings.BASE_DIR, on_purpose, "DEBUG").stdout == "True\n"
+    local = {"ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    assert settings_of(settings.BASE_DIR, local, "DEBUG").stdout == "True\n"
+
+
+def test_production_keeps_browsers_on_https_except_for_the_health_check(settings):
+    production = {"DEBUG": "false", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "tenure.example.com"}
+    names = ["SECURE_SSL_REDIRECT", "SECURE_REDIRECT_EXEMPT", "SECURE_HSTS_SECONDS"]
+    names += ["SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "MESSAGE_STORAGE"]
+
+    result = settings_of(settings.BASE_DIR, production, *names)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "True",
+        "['^healthz$']",
+        "31536000",
+        "True",
+        "True",
+        "'django.contrib.messages.storage.session.SessionStorage'",
+    ]
+    plain_http = {**production, "SECURE_COOKIES": "false"}
+    assert settings_of(settings.BASE_DIR, plain_http, "SECURE_HSTS_SECONDS").stdout == "0\n"
 
 
 def test_it_refuses_a_malformed_connection_age_even_when_sqlite_would_not_use_it(
