@@ -2,6 +2,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path, reverse_lazy
 
+from accounts.forms import LoginForm
+
 app_name = "accounts"
 
 urlpatterns = [
@@ -9,7 +11,9 @@ urlpatterns = [
         "login/",
         login_not_required(
             auth_views.LoginView.as_view(
-                template_name="accounts/login.html", redirect_authenticated_user=True
+                template_name="accounts/login.html",
+                authentication_form=LoginForm,
+                redirect_authenticated_user=True,
             )
         ),
         name="login",

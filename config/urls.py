@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.forms import AdminLoginForm
 from config.views import healthz
 from metrics.views import home
 
 admin.site.site_header = "Tenure administration"
 admin.site.site_title = "Tenure admin"
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("", home, name="home"),

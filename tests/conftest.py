@@ -32,6 +32,15 @@ def _eager_celery():
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (locmem, or the test Redis database): counters
+    such as the log-in throttle's must not carry over from another test or an earlier run."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(db):
     from accounts.services import user_create

@@ -1,10 +1,13 @@
-"""People, roles and the login wall."""
+"""People, roles, the login wall and the log-in throttle."""
 
 import pytest
 from django.contrib.auth.models import Group
+from django.test import Client
 from django.urls import reverse
 
 from accounts.roles import Role
+from accounts.services import LOGIN_FAILURE_LIMIT, login_is_throttled
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +85,40 @@ def test_user_role_can_be_changed(make_user):
     user = type(user).objects.get(pk=user.pk)
     assert list(user.groups.values_list("name", flat=True)) == ["CSM"]
     assert user.has_perm("customers.change_account")
+
+
+def test_after_ten_failed_log_ins_even_the_right_password_waits(client, csm_user):
+    url = reverse("accounts:login")
+    for _ in range(LOGIN_FAILURE_LIMIT):
+        client.post(url, {"username": csm_user.email, "password": "guess"})
+
+    right = client.post(url, {"username": csm_user.email.upper(), "password": PASSWORD})
+
+    assert right.status_code == 200
+    assert "Too many failed log-ins for this account. Wait 15 minutes" in right.text
+    assert "_auth_user_id" not in client.session
+    # Someone else is not held up.
+    other = Client()
+    assert other.post(url, {"username": "other@example.com", "password": "x"}).status_code == 200
+    assert not login_is_throttled(email="other@example.com")
+
+
+def test_a_successful_log_in_forgets_earlier_failures(client, csm_user):
+    url = reverse("accounts:login")
+    for _ in range(LOGIN_FAILURE_LIMIT - 1):
+        client.post(url, {"username": csm_user.email, "password": "guess"})
+    assert client.post(url, {"username": csm_user.email, "password": PASSWORD}).status_code == 302
+    client.logout()
+    for _ in range(LOGIN_FAILURE_LIMIT - 1):
+        client.post(url, {"username": csm_user.email, "password": "guess"})
+    assert client.post(url, {"username": csm_user.email, "password": PASSWORD}).status_code == 302
+
+
+def test_the_admin_log_in_is_throttled_too(client, admin_user):
+    for _ in range(LOGIN_FAILURE_LIMIT):
+        client.post("/admin/login/", {"username": admin_user.email, "password": "guess"})
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": admin_user.email, "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    assert "Too many failed log-ins" in response.text
