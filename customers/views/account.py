@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -67,7 +66,6 @@ def _section(
     else:
         context["section_template"] = f"{PAGE}#{name}"
         response = render(request, "customers/account_section.html", context)
-    patch_vary_headers(response, ["HX-Request"])
     return response
 
 

@@ -15,7 +15,6 @@ from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customers import csv_import
@@ -139,7 +138,6 @@ def _render_job(request: HttpRequest, job: ImportJob, *, status: int = 200, **ex
     partial = request.htmx and not request.htmx.history_restore_request
     template = f"{PAGE_JOB}#job" if partial else PAGE_JOB
     response = render(request, template, _job_context(job, **extra), status=status)
-    patch_vary_headers(response, ["HX-Request"])
     return response
 
 

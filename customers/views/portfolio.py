@@ -12,7 +12,6 @@ from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpRespo
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django_htmx.http import push_url
 
 from customers.forms import PortfolioFilterForm
@@ -58,7 +57,6 @@ def portfolio(request: HttpRequest) -> HttpResponse:
     response = render(request, template, context, status=status)
     if partial and "canonical_url" in context:
         push_url(response, context["canonical_url"])
-    patch_vary_headers(response, ["HX-Request"])
     return response
 
 
