@@ -80,6 +80,28 @@ def _query_without(params, *names: str) -> str:
     return urlencode(kept)
 
 
+def _comments_context(
+    request: HttpRequest, survey: Survey, form: ResponseFilterForm, now: dt.datetime
+) -> dict[str, Any]:
+    """What the comments list needs: a page of answers and the links around it."""
+    filters = form.filters()
+    page = Paginator(
+        selectors.survey_comments(survey=survey, filters=filters, now=now), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    return {
+        "survey": survey,
+        "filters": filters,
+        "page": page,
+        "results_url": reverse("surveys:results", args=[survey.slug]),
+        "current_url": request.get_full_path(),
+        "query_without_page": _query_without(request.GET, "page"),
+        "export_url": f"{reverse('surveys:results_export', args=[survey.slug])}?"
+        f"{_query_without(request.GET, 'page')}",
+        "can_work": request.user.can_work,
+        "tag_form": TagAddForm(),
+    }
+
+
 def _results_context(request: HttpRequest, survey: Survey) -> tuple[dict[str, Any], int]:
     form = ResponseFilterForm(request.GET, survey=survey, plans=selectors.plans_in_use())
     status = 200 if form.is_valid() else BAD_INPUT_STATUS
@@ -87,39 +109,26 @@ def _results_context(request: HttpRequest, survey: Survey) -> tuple[dict[str, An
     now = timezone.now()
     summary = selectors.survey_summary(survey=survey, filters=filters, now=now)
     trend = selectors.survey_trend(survey=survey, filters=filters, now=now)
-    page = Paginator(
-        selectors.survey_comments(survey=survey, filters=filters, now=now), PAGE_SIZE
-    ).get_page(request.GET.get("page"))
     account = None
     if filters.account_id:
         account = Account.objects.filter(pk=filters.account_id).only("pk", "name").first()
-    url = reverse("surveys:results", args=[survey.slug])
     criteria = getattr(summary.result, "criteria", None) or []
     labels = survey_texts(survey, "en").items if criteria else {}
     context = {
+        **_comments_context(request, survey, form, now),
         # CSI criteria by the label respondents saw, not their storage key.
         "criteria_rows": [(labels.get(c.key) or c.key, c) for c in criteria],
-        "survey": survey,
         "form": form,
-        "filters": filters,
         "summary": summary,
         "trend": trend,
         "rate": selectors.survey_response_rate(survey=survey, filters=filters, now=now),
-        "page": page,
         "filter_account": account,
         "benchmark": metrics.BENCHMARKS.get(survey.kind, ""),
         "score_label": metrics.SCORE_LABELS[survey.kind],
         "score_unit": metrics.SCORE_UNITS.get(survey.kind, ""),
         "trend_chart": charts.trend_figure(survey.kind, trend),
         "distribution_chart": charts.distribution_figure(survey.kind, summary),
-        "results_url": url,
-        "current_url": request.get_full_path(),
-        "query_without_page": _query_without(request.GET, "page"),
         "query_without_account": _query_without(request.GET, "account", "page"),
-        "export_url": f"{reverse('surveys:results_export', args=[survey.slug])}?"
-        f"{_query_without(request.GET, 'page')}",
-        "can_work": request.user.can_work,
-        "tag_form": TagAddForm(),
         "all_tags": Tag.objects.order_by("name").values_list("name", flat=True),
     }
     return context, status
@@ -128,6 +137,12 @@ def _results_context(request: HttpRequest, survey: Survey) -> tuple[dict[str, An
 @require_safe
 def results(request: HttpRequest, slug: str) -> HttpResponse:
     survey = get_object_or_404(Survey, slug=slug)
+    if _wants_partial(request) and request.htmx.target == "comments":
+        # Paging through comments: the scores and charts above have not changed.
+        form = ResponseFilterForm(request.GET, survey=survey, plans=selectors.plans_in_use())
+        if form.is_valid():
+            context = _comments_context(request, survey, form, timezone.now())
+            return render(request, "surveys/results.html#comments", context)
     context, status = _results_context(request, survey)
     template = "surveys/results.html"
     if _wants_partial(request):

@@ -94,3 +94,24 @@ def test_a_csm_tags_an_answer_without_leaving_the_page(page, login, csm_user, np
     assert page.url.endswith("category=detractor")
     row.get_by_role("button", name="Remove the tag Performance").click()
     expect(row.locator("[data-tag=Performance]")).to_have_count(0)
+
+
+def test_paging_through_comments_keeps_the_scores_and_the_back_button(page, login, csm_user):
+    survey = f.survey("nps", name="Busy NPS")
+    for i in range(30):
+        f.answer(survey, i % 11, comment=f"Comment number {i}", days_ago=i)
+    login(csm_user)
+    page.goto(f"/surveys/{survey.slug}/")
+    expect(page.locator("tr[data-response]")).to_have_count(25)
+
+    page.get_by_role("link", name="Older").click()
+    page.wait_for_url("**page=2**")
+    expect(page.locator("tr[data-response]")).to_have_count(5)
+    expect(page.get_by_text("Comment number 29")).to_be_visible()
+    expect(page.locator("[data-kpi=score] [data-score]")).to_be_visible()
+    expect(page.locator("[data-chart=trend-chart] .main-svg").first).to_be_visible()
+
+    page.go_back()
+    page.wait_for_url(lambda url: "page=2" not in url)
+    expect(page.locator("tr[data-response]")).to_have_count(25)
+    expect(page.get_by_text("Comment number 0", exact=True)).to_be_visible()

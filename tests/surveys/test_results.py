@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.models import LifecycleStage
@@ -322,6 +325,29 @@ def test_the_results_page_needs_the_same_queries_for_5_or_60_answers(
         assert csm_client.get(f"/surveys/{small.slug}/?show=all").status_code == 200
     with django_assert_max_num_queries(len(small_queries.captured_queries)):
         assert csm_client.get(f"/surveys/{big.slug}/?show=all").status_code == 200
+
+
+def test_paging_through_comments_fetches_only_the_comments(
+    csm_client, django_assert_max_num_queries
+):
+    tag = Tag.objects.create(name="t")
+    survey = f.survey("nps")
+    _many_answers(survey, 60, tag)
+    url = f"/surveys/{survey.slug}/?show=all&period=all&page=2"
+
+    with CaptureQueriesContext(connection) as filtering:
+        whole = csm_client.get(url, headers={"HX-Request": "true", "HX-Target": "results"})
+    with django_assert_max_num_queries(8) as paging:
+        comments = csm_client.get(url, headers={"HX-Request": "true", "HX-Target": "comments"})
+
+    assert comments.status_code == 200
+    assert comments.text.lstrip().startswith('<section class="panel" id="comments"')
+    assert 'data-kpi="score"' not in comments.text and 'data-kpi="score"' in whole.text
+    assert "Page 2 of 3" in comments.text
+    rows = re.findall(r'data-response="(\d+)"', comments.text)
+    assert rows == re.findall(r'data-response="(\d+)"', whole.text) and len(rows) == 25
+    # No scores, trend or rate this time: three aggregate queries fewer at least.
+    assert len(paging.captured_queries) <= len(filtering.captured_queries) - 3
 
 
 def test_the_survey_list_shows_every_kind_with_bounded_queries(
