@@ -392,7 +392,11 @@ class FollowUp(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["owner", "status"])]
+        # The follow-ups list: one owner's or everyone's, by status, oldest (or newest) first.
+        indexes = [
+            models.Index(fields=["owner", "status", "created_at", "id"]),
+            models.Index(fields=["status", "created_at", "id"]),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status="open") | (Q(handled_at__isnull=False) & ~Q(handled_note="")),
