@@ -232,6 +232,7 @@ def main() -> None:
         "DEBUG": "false",
         "SECRET_KEY": "benchmark-only-" + secrets.token_hex(16),
         "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_COOKIES": "false",  # plain HTTP on 127.0.0.1: no redirect to HTTPS
         "LOG_LEVEL": "WARNING",
         "TENURE_VAR_DIR": str(ROOT / "var" / "bench"),
     }

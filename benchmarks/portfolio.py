@@ -154,6 +154,7 @@ def main() -> None:
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production-use-xx")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+    os.environ.setdefault("SECURE_COOKIES", "false")  # the test client speaks plain HTTP
     import django
 
     django.setup()

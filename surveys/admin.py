@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from surveys.defaults import TEXT_FIELDS
 from surveys.models import (
     Campaign,
     CampaignRun,
@@ -89,20 +90,7 @@ ITEM_LABEL_MAX_LENGTH = 200
 class SurveyTextForm(forms.ModelForm):
     class Meta:
         model = SurveyText
-        fields = [
-            "language",
-            "question",
-            "low_label",
-            "high_label",
-            "items",
-            "follow_up_question",
-            "follow_up_promoter",
-            "follow_up_passive",
-            "follow_up_detractor",
-            "thank_you",
-            "email_subject",
-            "email_intro",
-        ]
+        fields = ["language", *TEXT_FIELDS, "items"]  # laid out by the inline's fieldsets
 
     def clean_items(self):
         """Labels of CLI questions or CSI criteria, by key: anything else would reach the
