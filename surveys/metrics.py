@@ -210,6 +210,55 @@ def ces(scores: Iterable[int | None]) -> ShareResult:
     return ces_from_distribution(distribution(scores, 1, 7))
 
 
+# --- margins of scores built from several answers ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spread:
+    """What a margin of error needs from the answers that rated every item: how many (``n``),
+    each item's sum, and the sum of each pair's products (``(a, b)`` with a before b in item
+    order, and ``(a, a)``): what SQL's COUNT and SUM return."""
+
+    n: int = 0
+    sums: Mapping[str, int] = field(default_factory=dict)
+    products: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+
+def spread_of(rows: Iterable[Mapping[str, int | None]], keys: list[str]) -> Spread:
+    """The same totals from raw answers (rows with any item missing are left out)."""
+    complete = [
+        [int(row[k]) for k in keys] for row in rows if all(row.get(k) is not None for k in keys)
+    ]
+    return Spread(
+        n=len(complete),
+        sums={k: sum(values[i] for values in complete) for i, k in enumerate(keys)},
+        products={
+            (a, b): sum(values[i] * values[j] for values in complete)
+            for i, a in enumerate(keys)
+            for j, b in enumerate(keys)
+            if i <= j
+        },
+    )
+
+
+def linear_margin(spread: Spread, coefficients: Mapping[str, Fraction]) -> Decimal | None:
+    """95 % margin of the mean of per-respondent scores Σ cᵢ·xᵢ: 1.96 × sqrt(c′·Σ·c / n), with Σ
+    the items' covariance (population, as in the NPS margin) over the complete answers. The
+    NPS margin's reasoning for a score made of several answers; CSI's weights count as fixed."""
+    n = spread.n
+    if n == 0:
+        return None
+    keys = list(coefficients)
+    means = {k: Fraction(spread.sums.get(k, 0), n) for k in keys}
+    variance = Fraction(0)
+    for a in keys:
+        for b in keys:
+            product = spread.products.get((a, b), spread.products.get((b, a), 0))
+            covariance = Fraction(product, n) - means[a] * means[b]
+            variance += coefficients[a] * coefficients[b] * covariance
+    return _sqrt(Z_95**2 * max(variance, Fraction(0)) / n, ONE_DECIMAL)
+
+
 # --- CLI --------------------------------------------------------------------------------------
 
 
@@ -230,20 +279,30 @@ class CliResult:
     responses: int
     score: Decimal | None  # 0–100, one decimal
     item_means: dict[str, Decimal | None] = field(default_factory=dict)
+    margin: Decimal | None = None  # ± points at 95 %, one decimal
 
 
-def cli_from_totals(*, responses: int, items: Mapping[str, ItemTotal]) -> CliResult:
-    """CLI = mean of all answers (every item of every respondent) / 10 × 100."""
+def cli_from_totals(
+    *, responses: int, items: Mapping[str, ItemTotal], spread: Spread | None = None
+) -> CliResult:
+    """CLI = mean of all answers (every item of every respondent) / 10 × 100. Its margin is
+    that of the respondents' own CLIs (each the mean of their answers × 10)."""
     total = sum(item.total for item in items.values())
     count = sum(item.count for item in items.values())
+    margin = None
+    if spread is not None and items:
+        share = Fraction(10, len(items))
+        margin = linear_margin(spread, {key: share for key in items})
     return CliResult(
         responses=responses,
         score=_decimal(Fraction(total * 10, count), ONE_DECIMAL) if count else None,
         item_means={key: item.mean for key, item in items.items()},
+        margin=margin,
     )
 
 
 def cli(answers: Iterable[Mapping[str, int | None]], items: Iterable[str]) -> CliResult:
+    answers = list(answers)
     keys = list(items)
     totals = {key: [0, 0] for key in keys}
     responses = 0
@@ -255,7 +314,9 @@ def cli(answers: Iterable[Mapping[str, int | None]], items: Iterable[str]) -> Cl
                 totals[key][0] += int(value)
                 totals[key][1] += 1
     return cli_from_totals(
-        responses=responses, items={k: ItemTotal(total=t, count=c) for k, (t, c) in totals.items()}
+        responses=responses,
+        items={k: ItemTotal(total=t, count=c) for k, (t, c) in totals.items()},
+        spread=spread_of(answers, keys),
     )
 
 
@@ -281,13 +342,20 @@ class CsiResult:
     responses: int
     score: Decimal | None  # 10–100, one decimal
     criteria: list[CsiCriterion] = field(default_factory=list)
+    margin: Decimal | None = None  # ± points at 95 %, one decimal
 
 
-def csi_from_totals(*, responses: int, criteria: Mapping[str, CriterionTotal]) -> CsiResult:
+def csi_from_totals(
+    *,
+    responses: int,
+    criteria: Mapping[str, CriterionTotal],
+    spread: Spread | None = None,
+) -> CsiResult:
     """w_i = mean importance_i / Σ mean importance; CSI = 10 × Σ w_i × mean satisfaction_i.
 
     A criterion nobody rated (no importance or no satisfaction) is left out and the weights of
-    the others renormalised, as with missing data in health scores.
+    the others renormalised, as with missing data in health scores. The margin is that of the
+    respondents' own CSIs at these weights (``spread`` holds their satisfaction answers).
     """
     means: dict[str, tuple[Fraction, Fraction]] = {}
     for key, totals in criteria.items():
@@ -302,9 +370,13 @@ def csi_from_totals(*, responses: int, criteria: Mapping[str, CriterionTotal]) -
     if importance_sum > 0:
         weights = {key: imp / importance_sum for key, (imp, _) in means.items()}
         score = _decimal(10 * sum(weights[k] * sat for k, (_, sat) in means.items()), ONE_DECIMAL)
+    margin = None
+    if spread is not None and weights:
+        margin = linear_margin(spread, {key: 10 * weights.get(key, 0) for key in criteria})
     return CsiResult(
         responses=responses,
         score=score,
+        margin=margin,
         criteria=[
             CsiCriterion(
                 key=key,
@@ -320,6 +392,7 @@ def csi_from_totals(*, responses: int, criteria: Mapping[str, CriterionTotal]) -
 def csi(
     answers: Iterable[Mapping[str, Mapping[str, int | None]]], criteria: Iterable[str]
 ) -> CsiResult:
+    answers = list(answers)
     keys = list(criteria)
     sums = {key: {"importance": [0, 0], "satisfaction": [0, 0]} for key in keys}
     responses = 0
@@ -341,6 +414,9 @@ def csi(
             )
             for key, parts in sums.items()
         },
+        spread=spread_of(
+            [{k: (a.get(k) or {}).get("satisfaction") for k in keys} for a in answers], keys
+        ),
     )
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from django.db.models import Count, IntegerField, Prefetch, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Coalesce, TruncMonth
-from django.db.models.lookups import Exact
+from django.db.models.lookups import Exact, IsNull
 from django.urls import reverse
 from django.utils import timezone
 
@@ -157,6 +157,7 @@ def _aggregates(kind: str, criteria: list[str]) -> dict:
             aggs[f"i{i}_n"] = Count(answer)
             for value in range(low, high + 1):
                 aggs[f"i{i}_v{value}"] = Count("pk", filter=Q(Exact(answer, value)))
+        aggs |= _spread_aggregates([_json_int(item) for item in criteria])
     else:
         for i, key in enumerate(criteria):
             importance, satisfaction = _json_int(key, "importance"), _json_int(key, "satisfaction")
@@ -164,7 +165,34 @@ def _aggregates(kind: str, criteria: list[str]) -> dict:
             aggs[f"i{i}_imp_n"] = Count(importance)
             aggs[f"i{i}_sat_sum"] = Sum(satisfaction)
             aggs[f"i{i}_sat_n"] = Count(satisfaction)
+        aggs |= _spread_aggregates([_json_int(key, "satisfaction") for key in criteria])
     return aggs
+
+
+def _spread_aggregates(values: list) -> dict:
+    """Count, sums and pairwise product sums of the answers that rated every item, for the
+    margin of a multi-item score (``metrics.Spread``)."""
+    complete = Q()
+    for value in values:
+        complete &= Q(IsNull(value, False))
+    aggs: dict = {"s_n": Count("pk", filter=complete)}
+    for i, a in enumerate(values):
+        aggs[f"s{i}"] = Sum(a, filter=complete)
+        for j in range(i, len(values)):
+            aggs[f"s{i}_{j}"] = Sum(a * values[j], filter=complete)
+    return aggs
+
+
+def _spread(criteria: list[str], row: dict) -> metrics.Spread:
+    return metrics.Spread(
+        n=row.get("s_n") or 0,
+        sums={key: row.get(f"s{i}") or 0 for i, key in enumerate(criteria)},
+        products={
+            (a, criteria[j]): row.get(f"s{i}_{j}") or 0
+            for i, a in enumerate(criteria)
+            for j in range(i, len(criteria))
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -172,7 +200,7 @@ class Summary:
     kind: str
     responses: int
     score: Decimal | None  # the headline: NPS, CSAT %, CES % agree, CLI or CSI
-    margin: Decimal | None = None  # NPS, CSAT and CES: ± points at 95 %
+    margin: Decimal | None = None  # ± points at 95 %
     mean: Decimal | None = None  # CSAT and CES
     distribution: dict[int, int] | None = None  # count per score value (CLI: all items pooled)
     result: object = None  # the metrics.*Result behind it, for details
@@ -205,8 +233,8 @@ def _summarise(kind: str, criteria: list[str], row: dict) -> Summary:
             v: sum(row.get(f"i{i}_v{v}") or 0 for i in range(len(criteria)))
             for v in range(low, high + 1)
         }
-        result = metrics.cli_from_totals(responses=n, items=items)
-        return Summary(kind, n, result.score, distribution=pooled, result=result)
+        result = metrics.cli_from_totals(responses=n, items=items, spread=_spread(criteria, row))
+        return Summary(kind, n, result.score, result.margin, distribution=pooled, result=result)
     totals = {
         key: metrics.CriterionTotal(
             importance=metrics.ItemTotal(
@@ -218,8 +246,8 @@ def _summarise(kind: str, criteria: list[str], row: dict) -> Summary:
         )
         for i, key in enumerate(criteria)
     }
-    result = metrics.csi_from_totals(responses=n, criteria=totals)
-    return Summary(kind, n, result.score, result=result)
+    result = metrics.csi_from_totals(responses=n, criteria=totals, spread=_spread(criteria, row))
+    return Summary(kind, n, result.score, result.margin, result=result)
 
 
 def survey_summary(

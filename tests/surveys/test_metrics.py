@@ -157,6 +157,21 @@ def test_cli_from_totals_matches_the_raw_computation():
     assert result.score == Decimal("63.3")
 
 
+def test_cli_margin_is_that_of_the_respondents_own_clis():
+    """(10, 10, 10) and (4, 4, 4): CLIs 100 and 40, mean 70, variance 900,
+    margin 1.96 × sqrt(900 / 2) = 41.58 → 41.6."""
+    result = metrics.cli([{"a": 10, "b": 10, "c": 10}, {"a": 4, "b": 4, "c": 4}], ["a", "b", "c"])
+    assert (result.score, result.margin) == (Decimal("70.0"), Decimal("41.6"))
+
+
+def test_cli_margin_edges():
+    assert metrics.cli([{"a": 7, "b": 3}], ["a", "b"]).margin == Decimal("0.0")
+    assert metrics.cli([], ["a", "b"]).margin is None
+    # An answer missing an item is left out of the margin (not of the score).
+    partial = metrics.cli([{"a": 10, "b": 10}, {"a": 0, "b": None}], ["a", "b"])
+    assert (partial.score, partial.margin) == (Decimal("66.7"), Decimal("0.0"))
+
+
 # --- CSI ---------------------------------------------------------------------------------------
 
 
@@ -261,3 +276,15 @@ def test_one_respondents_cli_and_csi():
 
 def test_distribution_counts_every_value_of_the_scale():
     assert metrics.distribution([1, 1, 5, None], 1, 5) == {1: 2, 2: 0, 3: 0, 4: 0, 5: 1}
+
+
+def test_csi_margin_is_that_of_the_respondents_own_csis_at_the_weights():
+    """Weights 0.8 / 0.2 (importance 8 and 2); satisfactions (10, 5) and (6, 5) give CSIs 90
+    and 58 around 74: variance 256, margin 1.96 × sqrt(256 / 2) = 22.17 → 22.2."""
+    answers = [
+        {"a": {"importance": 8, "satisfaction": 10}, "b": {"importance": 2, "satisfaction": 5}},
+        {"a": {"importance": 8, "satisfaction": 6}, "b": {"importance": 2, "satisfaction": 5}},
+    ]
+    result = metrics.csi(answers, ["a", "b"])
+    assert (result.score, result.margin) == (Decimal("74.0"), Decimal("22.2"))
+    assert metrics.csi([], ["a", "b"]).margin is None

@@ -81,6 +81,8 @@ def test_cli_is_aggregated_from_the_json_answers():
     f.answer(survey, answers={"recommend": 6, "buy_again": 7, "try_other": 3})
     summary = selectors.survey_summary(survey=survey, filters=ALL_TIME)
     assert summary.score == Decimal("63.3")
+    # Respondents' CLIs 73.3 and 53.3: variance 100, margin 1.96 × sqrt(100 / 2) = 13.9.
+    assert summary.margin == Decimal("13.9")
     assert summary.distribution[9] == 1 and summary.distribution[7] == 1
     assert sum(summary.distribution.values()) == 6
 
@@ -105,6 +107,8 @@ def test_csi_is_aggregated_from_the_json_answers():
     summary = selectors.survey_summary(survey=survey, filters=ALL_TIME)
     assert summary.score == Decimal("62.5")
     assert [c.weight for c in summary.result.criteria] == [Decimal("0.583"), Decimal("0.417")]
+    # Respondents' CSIs at these weights 72.5 and 52.5: margin 1.96 × sqrt(100 / 2) = 13.9.
+    assert summary.margin == Decimal("13.9")
 
 
 def test_the_trend_has_one_score_per_calendar_month():
