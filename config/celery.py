@@ -25,6 +25,13 @@ app.conf.beat_schedule = {
         "schedule": HOUR,
         "options": {"expires": HOUR - 60},
     },
+    # Every account, daily: heals derived MRR after an outage longer than the hourly window.
+    "customers-refresh-all-account-revenue": {
+        "task": "customers.tasks.refresh_account_revenue",
+        "schedule": DAY,
+        "kwargs": {"lookback_hours": None},
+        "options": {"expires": HOUR},
+    },
     "surveys-send-due-invitations": {
         "task": "surveys.tasks.send_due_invitations",
         "schedule": 60,

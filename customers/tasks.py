@@ -30,14 +30,17 @@ logger = logging.getLogger(__name__)
     retry_jitter=True,
     max_retries=5,
 )
-def refresh_account_revenue(lookback_hours: int = 26) -> int:
+def refresh_account_revenue(lookback_hours: int | None = 26) -> int:
     """Apply future-dated revenue changes once their date has come.
 
     Only accounts with a change that became effective in the lookback window are touched, so
     the hourly run stays cheap at 100k accounts; the window overlaps runs so a missed beat or a
-    killed worker is caught up by the next one.
+    killed worker is caught up by the next one. ``None`` re-derives every account: the daily
+    run, which also heals an outage longer than the window (one UPDATE, seconds at 100k).
     """
     now = timezone.now()
+    if lookback_hours is None:
+        return accounts_refresh_revenue(now=now)
     since = now - dt.timedelta(hours=lookback_hours)
     due = RevenueChange.objects.filter(effective_at__gt=since, effective_at__lte=now)
     return accounts_refresh_revenue(

@@ -12,6 +12,8 @@ import hmac
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -316,6 +318,7 @@ def campaign_run(*, campaign_id: int, now: dt.datetime | None = None) -> Campaig
         recently_surveyed = set(
             _recent_invitations(survey=survey, now=now)
             .filter(contact__in=audience.values("pk"))
+            .order_by()  # the model's ordering would make DISTINCT per (contact, created_at)
             .values_list("contact_id", flat=True)
             .distinct()
         )
@@ -998,6 +1001,36 @@ def responses_announce(*, response_ids: list[int] | None = None, limit: int = 20
     transactions and must be idempotent (the results receivers are); one that raises leaves
     the answer marked for the next run. Returns how many were announced.
     """
+    if response_ids is None:
+        # The beat's sweep: one at a time (a long backlog outlasts the 10 s beat, and a second
+        # sweep would only repeat the same receivers). The answers' own after-commit runs
+        # (``response_ids``) handle just their ids and need no lock.
+        with _single_run("surveys.responses_announce") as alone:
+            return _responses_announce(response_ids=None, limit=limit) if alone else 0
+    return _responses_announce(response_ids=response_ids, limit=limit)
+
+
+@contextmanager
+def _single_run(name: str) -> Iterator[bool]:
+    """Yield whether this process holds ``name``'s PostgreSQL advisory lock (always true on
+    SQLite, where the embedded mode runs one scheduler). A session lock, released at the end
+    or when a killed worker's connection closes."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _responses_announce(*, response_ids: list[int] | None, limit: int) -> int:
     announced, after = 0, 0
     pending = Response.objects.exclude(to_announce=Response.Announce.NOTHING)
     if response_ids is not None:

@@ -72,3 +72,28 @@ def test_the_database_refuses_a_second_response_for_one_invitation():
     Response.objects.create(**fields)
     with pytest.raises(IntegrityError), transaction.atomic():
         Response.objects.create(**fields)
+
+
+def test_two_outbox_sweeps_at_once_announce_each_answer_once():
+    from surveys.services import responses_announce
+    from surveys.signals import response_saved
+
+    for _ in range(5):
+        _invitation, token = make_link()
+        assert Client().post(f"/s/{token}/", {"step": "score", "score": "3"}).status_code == 302
+    Response.objects.update(to_announce=Response.Announce.CREATED)
+    heard: list[int] = []
+
+    def slow_listener(sender, response_id, **kwargs):
+        heard.append(response_id)
+        time.sleep(0.1)  # long enough for the other sweep to start meanwhile
+
+    response_saved.connect(slow_listener, dispatch_uid="two-sweeps")
+    try:
+        counts = run_together(responses_announce, responses_announce)
+    finally:
+        response_saved.disconnect(dispatch_uid="two-sweeps")
+
+    assert sorted(counts) == [0, 5]
+    assert sorted(heard) == sorted(Response.objects.values_list("pk", flat=True))
+    assert not Response.objects.exclude(to_announce=Response.Announce.NOTHING).exists()

@@ -68,7 +68,7 @@ class Command(BaseCommand):
             )
         periods = {name: interval_seconds(schedule[name]["schedule"]) for name in names}
         if not options["loop"]:
-            failures = sum(not self._run(name, schedule[name]["task"]) for name in names)
+            failures = sum(not self._run(name, schedule[name]) for name in names)
             if failures:
                 raise CommandError(f"{failures} scheduled job(s) failed; see above.")
             return
@@ -78,20 +78,23 @@ class Command(BaseCommand):
             while True:
                 now = time.monotonic()
                 for name in due_entries(next_at, now):
-                    self._run(name, schedule[name]["task"])
+                    self._run(name, schedule[name])
                     next_at[name] = now + periods[name]
                 time.sleep(max(0.5, min(next_at.values()) - time.monotonic()))
         except KeyboardInterrupt:
             self.stdout.write("Stopped.")
 
-    def _run(self, name: str, task_name: str) -> bool:
-        """One job, inline; a failure is reported and the others still run."""
-        task = app.tasks.get(task_name)
+    def _run(self, name: str, entry: dict) -> bool:
+        """One job, inline, with its entry's arguments; a failure is reported and the others
+        still run."""
+        task = app.tasks.get(entry["task"])
         if task is None:
-            self.stderr.write(f"{name}: task {task_name} is not registered")
+            self.stderr.write(f"{name}: task {entry['task']} is not registered")
             return False
         try:
-            result = task.apply(throw=True)
+            result = task.apply(
+                args=entry.get("args", ()), kwargs=entry.get("kwargs", {}), throw=True
+            )
         except Exception as error:  # reported, and the other jobs still run
             self.stderr.write(f"{name}: failed: {error!r}")
             return False
