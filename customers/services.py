@@ -799,8 +799,8 @@ def _import_write_accounts(
             account.updated_at = now
             changed.append(account)
     Account.objects.bulk_create(new)
-    Account.objects.bulk_update(
-        changed, [*ACCOUNT_IMPORT_FIELDS.values(), "owner_id", "traits", "updated_at"]
+    _import_update(
+        Account, changed, [*ACCOUNT_IMPORT_FIELDS.values(), "owner_id", "traits", "updated_at"]
     )
     StageChange.objects.bulk_create(
         StageChange(
@@ -844,8 +844,17 @@ def _import_write_contacts(
             contact.updated_at = now
             changed.append(contact)
     Contact.objects.bulk_create(new)
-    Contact.objects.bulk_update(changed, [*CONTACT_IMPORT_FIELDS, "account_id", "updated_at"])
+    _import_update(Contact, changed, [*CONTACT_IMPORT_FIELDS, "account_id", "updated_at"])
     return len(new), len(changed), []
+
+
+def _import_update(model, rows: list, fields: list[str]) -> None:
+    """Write changed rows (locked above) in one INSERT … ON CONFLICT (external_id) DO UPDATE:
+    ``bulk_update`` builds a CASE per field per row and took ten times as long."""
+    if rows:
+        model.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["external_id"], update_fields=fields
+        )
 
 
 def _import_write_revenue(
