@@ -32,6 +32,11 @@ app.conf.beat_schedule = {
         "kwargs": {"lookback_hours": None},
         "options": {"expires": HOUR},
     },
+    "customers-resume-stalled-imports": {
+        "task": "customers.tasks.resume_stalled_imports",
+        "schedule": 5 * 60,
+        "options": {"expires": 5 * 60 - 10},
+    },
     "surveys-send-due-invitations": {
         "task": "surveys.tasks.send_due_invitations",
         "schedule": 60,

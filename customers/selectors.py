@@ -37,6 +37,8 @@ from customers.models import (
     Account,
     Contact,
     DailyUsage,
+    ImportJob,
+    ImportStatus,
     LifecycleStage,
     Note,
     RevenueChange,
@@ -402,3 +404,21 @@ def register_timeline_sources() -> None:
     register_source("customers.stage_changes", timeline_stage_changes)
     register_source("customers.notes", timeline_notes)
     register_source("customers.revenue", timeline_revenue)
+
+
+# --- CSV imports ------------------------------------------------------------------------------
+
+# An import whose task has not finished it this long after it was queued lost its task (the
+# broker was down at commit, say): the repair job queues it again. Running twice is safe.
+IMPORT_STALL_AFTER = dt.timedelta(minutes=10)
+
+
+def import_jobs_stalled(*, now: dt.datetime | None = None) -> tuple[list[int], list[int]]:
+    """Ids of imports still being checked, and still being written, since before the cutoff."""
+    cutoff = (now or timezone.now()) - IMPORT_STALL_AFTER
+    checking = ImportJob.objects.filter(status=ImportStatus.VALIDATING, created_at__lt=cutoff)
+    writing = ImportJob.objects.filter(status=ImportStatus.IMPORTING, confirmed_at__lt=cutoff)
+    return (
+        list(checking.order_by("pk").values_list("pk", flat=True)),
+        list(writing.order_by("pk").values_list("pk", flat=True)),
+    )

@@ -11,6 +11,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from customers.models import Account, RevenueChange
+from customers.selectors import import_jobs_stalled
 from customers.services import (
     accounts_refresh_revenue,
     import_failure_message,
@@ -89,3 +90,15 @@ def apply_import(job_id: int) -> str | None:
     """Apply a confirmed import; returns at once if the job is gone or not importing."""
     job = import_job_apply(job_id=job_id)
     return job.status if job else None
+
+
+@shared_task(acks_late=True)
+def resume_stalled_imports() -> int:
+    """Beat: queue again the imports whose task was lost, so none waits forever. The tasks
+    resume from the job's committed progress, and two at once take turns chunk by chunk."""
+    checking, writing = import_jobs_stalled()
+    for job_id in checking:
+        validate_import.delay(job_id)
+    for job_id in writing:
+        apply_import.delay(job_id)
+    return len(checking) + len(writing)

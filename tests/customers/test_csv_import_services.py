@@ -11,6 +11,7 @@ from unittest import mock
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, close_old_connections, connection
+from django.utils import timezone
 
 from accounts.roles import Role
 from customers import services
@@ -764,3 +765,28 @@ def test_two_concurrent_confirmations_start_one_import(monkeypatch):
         thread.join()
     assert len(results) == 2 and results[0] == results[1]
     assert queued == [job.pk]
+
+
+def test_imports_whose_task_was_lost_are_queued_again_and_finish():
+    """The broker was down when the upload and the confirmation committed: no task came."""
+    from customers.tasks import resume_stalled_imports
+
+    upload = import_job_create(
+        kind="accounts", filename="a.csv", content_bytes=b"id,name\nlost-1,Lost\n", user=None
+    )
+    confirmed = checked_job("accounts", ACCOUNTS, "lost-2,Found,,,,,,,")
+    ImportJob.objects.filter(pk=confirmed.pk).update(
+        status=ImportStatus.IMPORTING, confirmed_at=timezone.now()
+    )
+    assert resume_stalled_imports.apply().get() == 0  # fresh: their tasks may still come
+
+    eleven_minutes_ago = timezone.now() - dt.timedelta(minutes=11)
+    ImportJob.objects.filter(pk=upload.pk).update(created_at=eleven_minutes_ago)
+    ImportJob.objects.filter(pk=confirmed.pk).update(confirmed_at=eleven_minutes_ago)
+    assert resume_stalled_imports.apply().get() == 2
+
+    upload.refresh_from_db()
+    confirmed.refresh_from_db()
+    assert (upload.status, confirmed.status) == (ImportStatus.PREVIEW, ImportStatus.DONE)
+    assert list(Account.objects.values_list("external_id", flat=True)) == ["lost-2"]
+    assert resume_stalled_imports.apply().get() == 0
