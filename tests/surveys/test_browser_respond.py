@@ -1,4 +1,5 @@
-"""A respondent answers on a phone, in Norwegian, in a real browser."""
+"""A respondent answers on a phone in a real browser: in Norwegian, with the keyboard, without
+JavaScript, and in text that meets the AA contrast ratio."""
 
 from __future__ import annotations
 
@@ -15,10 +16,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 360, "height": 740}
 
 
-@pytest.fixture
+@pytest.fixture(params=[True], ids=["with-js"])
 def phone(request, browser, live_server):
     context = browser.new_context(
-        base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True, locale="en-GB"
+        base_url=live_server.url,
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        locale="en-GB",
+        java_script_enabled=request.param,
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -102,3 +108,56 @@ def test_the_csi_grid_fits_a_phone_and_switches_language(phone):
     assert phone.locator("html").get_attribute("lang") == "ru"
     assert phone.get_by_role("group", name="Цена").is_visible()
     assert no_horizontal_scroll(phone)
+
+
+@pytest.mark.parametrize("phone", [False], ids=["without-js"], indirect=True)
+def test_a_respondent_without_javascript_answers_and_comments(phone):
+    _invitation, token = make_link(make_survey("nps"), make_contact(locale="sv"))
+    phone.goto(f"/s/{token}/")
+    choose(phone, 3)
+    phone.get_by_role("button", name="Skicka").tap()
+
+    phone.wait_for_url(re.compile(r"/more/"))
+    phone.get_by_role("textbox").fill("Långsamma rapporter.")
+    phone.get_by_role("button", name="Skicka").tap()
+
+    phone.wait_for_url(re.compile(r"/thanks/"))
+    saved = Response.objects.get()
+    assert (saved.score, saved.comment, saved.language) == (3, "Långsamma rapporter.", "sv")
+
+
+# WCAG 2.1 AA: 4.5:1 for text (large text may have 3:1; none here is held to less than 4.5).
+CONTRAST_OF_TEXT = """
+() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = getComputedStyle(el).backgroundColor;
+      const parts = rgb(c);
+      if (parts.length < 4 || parts[3] > 0) return parts.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const worst = [];
+  for (const el of document.querySelectorAll("h1, h2, p, label, legend, button, a, span, li")) {
+    if (!el.offsetParent || !el.textContent.trim()) continue;
+    const fg = lum(rgb(getComputedStyle(el).color).slice(0, 3));
+    const bg = lum(background(el));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    worst.push([Math.round(ratio * 100) / 100, el.tagName + " " + el.textContent.trim().slice(0, 30)]);
+  }
+  return worst.sort((a, b) => a[0] - b[0]).slice(0, 3);
+}
+"""
+
+
+def test_the_answer_page_text_meets_the_aa_contrast_ratio(phone):
+    _invitation, token = make_link(make_survey("nps"), make_contact(locale="en"))
+    phone.goto(f"/s/{token}/?score=7")
+    lowest = phone.evaluate(CONTRAST_OF_TEXT)
+    assert lowest, "no text measured"
+    assert lowest[0][0] >= 4.5, lowest
