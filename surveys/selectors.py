@@ -410,13 +410,19 @@ def survey_index(*, now: dt.datetime | None = None, days: int = 365) -> list[Sur
 
 
 def _rekey(row: dict, union: list[str], own: list[str]) -> dict:
-    out = {"n": row["n"]}
-    for j, key in enumerate(own):
-        i = union.index(key)
+    """A row aggregated over the union of several surveys' criteria, keyed by one survey's.
+    Its spread counted only answers that rated every criterion of the union: for a survey
+    with fewer criteria that is none, and its margin is then left out rather than wrong."""
+    out = {"n": row["n"], "s_n": row.get("s_n")}
+    position = [union.index(key) for key in own]
+    for j, i in enumerate(position):
         for name, value in row.items():
             prefix = f"i{i}_"
             if name.startswith(prefix):
                 out[f"i{j}_{name[len(prefix) :]}"] = value
+        out[f"s{j}"] = row.get(f"s{i}")
+        for l_, k in enumerate(position[j:], start=j):
+            out[f"s{j}_{l_}"] = row.get(f"s{min(i, k)}_{max(i, k)}")
     return out
 
 

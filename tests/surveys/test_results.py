@@ -380,6 +380,50 @@ def test_the_survey_list_shows_every_kind_with_bounded_queries(
     assert "The csi one" in response.text
 
 
+def _csi_answers(survey, rows):
+    for satisfactions in rows:
+        f.answer(
+            survey,
+            answers={
+                key: {"importance": 4 + i, "satisfaction": sat}
+                for i, (key, sat) in enumerate(zip(survey.criteria, satisfactions, strict=True))
+            },
+        )
+
+
+def test_the_survey_list_shows_the_same_margins_as_each_results_page():
+    cli = f.survey("cli")
+    for values in [(10, 9, 8), (4, 6, 5), (7, 7, 2)]:
+        f.answer(
+            cli, answers=dict(zip(["recommend", "buy_again", "try_other"], values, strict=True))
+        )
+    # The same criteria in another order: the list's union re-keys each survey's columns.
+    forward = f.survey("csi", csi_criteria=["price", "support"])
+    backward = f.survey("csi", csi_criteria=["support", "price"])
+    _csi_answers(forward, [(9, 3), (5, 8), (7, 7)])
+    _csi_answers(backward, [(2, 10), (6, 6), (9, 4)])
+
+    def margins():
+        rows = {row.survey.pk: row.summary.margin for row in selectors.survey_index()}
+        pages = {
+            s.pk: selectors.survey_summary(survey=s, filters=ALL_TIME).margin
+            for s in (cli, forward, backward)
+        }
+        return rows, pages
+
+    rows, pages = margins()
+    assert all(margin is not None for margin in pages.values())
+    assert {pk: rows[pk] for pk in pages} == pages
+
+    # A survey with a criterion the others lack: their answers never rated it, so the list
+    # leaves their margins out instead of showing a wrong one.
+    wider = f.survey("csi", csi_criteria=["price", "support", "onboarding"])
+    _csi_answers(wider, [(9, 3, 7), (5, 8, 6)])
+    rows, _ = margins()
+    assert (rows[forward.pk], rows[backward.pk]) == (None, None)
+    assert rows[wider.pk] == selectors.survey_summary(survey=wider, filters=ALL_TIME).margin
+
+
 # --- escaping -----------------------------------------------------------------------------------
 
 
