@@ -138,11 +138,12 @@ def _results_context(request: HttpRequest, survey: Survey) -> tuple[dict[str, An
 def results(request: HttpRequest, slug: str) -> HttpResponse:
     survey = get_object_or_404(Survey, slug=slug)
     if _wants_partial(request) and request.htmx.target == "comments":
-        # Paging through comments: the scores and charts above have not changed.
+        # Paging through comments: the scores and charts above have not changed. A refused
+        # filter was already reported above them; the valid ones apply, as on the page.
         form = ResponseFilterForm(request.GET, survey=survey, plans=selectors.plans_in_use())
-        if form.is_valid():
-            context = _comments_context(request, survey, form, timezone.now())
-            return render(request, "surveys/results.html#comments", context)
+        form.is_valid()
+        context = _comments_context(request, survey, form, timezone.now())
+        return render(request, "surveys/results.html#comments", context)
     context, status = _results_context(request, survey)
     template = "surveys/results.html"
     if _wants_partial(request):

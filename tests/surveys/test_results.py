@@ -353,6 +353,14 @@ def test_paging_through_comments_fetches_only_the_comments(
     # No scores, trend or rate this time: three aggregate queries fewer at least.
     assert len(paging.captured_queries) <= len(filtering.captured_queries) - 3
 
+    # A refused filter (reported above the comments) does not turn the page into the whole
+    # results block: the comments come back with the valid filters applied.
+    bad = csm_client.get(
+        f"{url}&date_to=9999-12-31", headers={"HX-Target": "comments", "HX-Request": "true"}
+    )
+    assert bad.text.lstrip().startswith('<section class="panel" id="comments"')
+    assert re.findall(r'data-response="(\d+)"', bad.text) == rows
+
 
 def test_the_survey_list_shows_every_kind_with_bounded_queries(
     csm_client, django_assert_max_num_queries
