@@ -766,17 +766,6 @@ def _assign(instance, values: dict[str, Any]) -> bool:
     return changed
 
 
-def _upsert(model, objects: list, fields: Sequence[str]) -> None:
-    """Insert or update by external id in one statement; sets pk on every object."""
-    if objects:
-        model.objects.bulk_create(
-            objects,
-            update_conflicts=True,
-            unique_fields=["external_id"],
-            update_fields=[*fields, "updated_at"],
-        )
-
-
 def _accounts_write(outcome: Outcome, items: Sequence[Any], source: str) -> None:
     now = timezone.now()
     parsed = []
@@ -835,7 +824,7 @@ def _accounts_write(outcome: Outcome, items: Sequence[Any], source: str) -> None
     for account in written:
         account.pk = None  # the upsert finds existing rows by external id
         account.updated_at = now
-    _upsert(Account, written, ACCOUNT_FIELDS)
+    services.records_upsert(model=Account, objects=written, fields=ACCOUNT_FIELDS)
     StageChange.objects.bulk_create(
         StageChange(
             account_id=state[external].pk,
@@ -944,7 +933,7 @@ def _contacts_write(outcome: Outcome, items: Sequence[Any]) -> None:
     for contact in written:
         contact.pk = None
         contact.updated_at = now
-    _upsert(Contact, written, CONTACT_FIELDS)
+    services.records_upsert(model=Contact, objects=written, fields=CONTACT_FIELDS)
 
 
 @transaction.atomic
@@ -1192,13 +1181,7 @@ def tickets_upsert(*, items: Sequence[Any]) -> IngestResult:
     written = [state[external] for external in sorted(dirty)]
     for ticket in written:
         ticket.pk = None
-    if written:
-        Ticket.objects.bulk_create(
-            written,
-            update_conflicts=True,
-            unique_fields=["external_id"],
-            update_fields=list(TICKET_FIELDS),
-        )
+    services.records_upsert(model=Ticket, objects=written, fields=TICKET_FIELDS)
     for ticket in written:
         if (
             ticket.status == TicketStatus.CLOSED

@@ -799,8 +799,10 @@ def _import_write_accounts(
             account.updated_at = now
             changed.append(account)
     Account.objects.bulk_create(new)
-    _import_update(
-        Account, changed, [*ACCOUNT_IMPORT_FIELDS.values(), "owner_id", "traits", "updated_at"]
+    records_upsert(
+        model=Account,
+        objects=changed,
+        fields=[*ACCOUNT_IMPORT_FIELDS.values(), "owner_id", "traits"],
     )
     StageChange.objects.bulk_create(
         StageChange(
@@ -844,16 +846,22 @@ def _import_write_contacts(
             contact.updated_at = now
             changed.append(contact)
     Contact.objects.bulk_create(new)
-    _import_update(Contact, changed, [*CONTACT_IMPORT_FIELDS, "account_id", "updated_at"])
+    records_upsert(model=Contact, objects=changed, fields=[*CONTACT_IMPORT_FIELDS, "account_id"])
     return len(new), len(changed), []
 
 
-def _import_update(model, rows: list, fields: list[str]) -> None:
-    """Write changed rows (locked above) in one INSERT … ON CONFLICT (external_id) DO UPDATE:
-    ``bulk_update`` builds a CASE per field per row and took ten times as long."""
-    if rows:
+def records_upsert(*, model, objects: list, fields: Sequence[str]) -> None:
+    """Insert or update rows by external id in one INSERT … ON CONFLICT (external_id) DO
+    UPDATE of ``fields`` (and ``updated_at`` where the model has it); sets pk on every object.
+    The API and the CSV import both write this way (``bulk_update`` builds a CASE per field
+    per row and took ten times as long)."""
+    if objects:
+        stamped = any(f.name == "updated_at" for f in model._meta.concrete_fields)
         model.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["external_id"], update_fields=fields
+            objects,
+            update_conflicts=True,
+            unique_fields=["external_id"],
+            update_fields=[*fields, *(["updated_at"] if stamped else [])],
         )
 
 
