@@ -70,20 +70,11 @@ class SurveyForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        kind = cleaned.get("kind")
-        if cleaned.get("csi_criteria") and kind != SurveyKind.CSI:
+        if cleaned.get("csi_criteria") and cleaned.get("kind") != SurveyKind.CSI:
             self.add_error("csi_criteria", "Criteria only apply to CSI surveys.")
-        if cleaned.get("send_after_ticket_close") and kind not in TICKET_SURVEY_KINDS:
-            self.add_error(
-                "send_after_ticket_close",
-                "Only CSAT and CSI surveys ask about a closed ticket; NPS, CES and CLI ask "
-                "about the relationship and go out by campaign.",
-            )
         return cleaned
 
 
-# What a ticket-close survey can be (issue 4: satisfaction after a significant interaction).
-TICKET_SURVEY_KINDS = (SurveyKind.CSAT, SurveyKind.CSI)
 ITEM_LABEL_MAX_LENGTH = 200
 
 

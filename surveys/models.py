@@ -8,6 +8,7 @@ change of formula never needs a data migration. Definitions: DESIGN.md §2–3.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -33,6 +34,9 @@ SCALES: dict[str, tuple[int, int]] = {
 }
 CLI_ITEMS = ("recommend", "buy_again", "try_other")
 DEFAULT_CSI_CRITERIA = ("price", "service_quality", "functionality", "reliability", "support")
+# The kinds that ask about one interaction, so may follow a closed ticket (issue 4); NPS, CES
+# and CLI ask about the relationship and go out by campaign.
+TICKET_SURVEY_KINDS = (SurveyKind.CSAT, SurveyKind.CSI)
 
 
 class Survey(models.Model):
@@ -71,6 +75,15 @@ class Survey(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.send_after_ticket_close and self.kind not in TICKET_SURVEY_KINDS:
+            raise ValidationError(
+                {
+                    "send_after_ticket_close": "Only CSAT and CSI surveys ask about a closed "
+                    "ticket; NPS, CES and CLI ask about the relationship and go out by campaign."
+                }
+            )
 
     @property
     def criteria(self) -> list[str]:

@@ -29,6 +29,7 @@ from customers.models import Contact, Ticket
 from surveys import metrics
 from surveys.models import (
     SCALES,
+    TICKET_SURVEY_KINDS,
     Campaign,
     CampaignRun,
     FollowUp,
@@ -221,7 +222,7 @@ def invitations_create_for_ticket(*, ticket_id: int, now: dt.datetime | None = N
     surveys = Survey.objects.filter(
         is_active=True,
         send_after_ticket_close=True,
-        kind__in=(SurveyKind.CSAT, SurveyKind.CSI),  # the admin refuses others; rows may not
+        kind__in=TICKET_SURVEY_KINDS,  # Survey.clean refuses others; older rows may not
     ).order_by("id")
     for survey in surveys:
         if contact is None:
