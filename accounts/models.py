@@ -6,6 +6,8 @@ and alert emails need one anyway.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin, UserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -68,10 +70,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_short_name(self) -> str:
         return (self.full_name or self.email).split(" ")[0]
 
+    @cached_property
+    def role_names(self) -> frozenset[str]:
+        """The user's groups, read once per instance (once per request for request.user):
+        pages ask is_csm and can_work several times."""
+        return frozenset(self.groups.values_list("name", flat=True))
+
     def has_role(self, role: Role) -> bool:
         if self.is_superuser:
             return True
-        return any(g.name == role for g in self.groups.all())
+        return role in self.role_names
 
     @property
     def is_admin(self) -> bool:

@@ -33,6 +33,7 @@ def user_set_role(*, user: User, role: Role) -> User:
     user.groups.add(Group.objects.get(name=role))
     user.is_staff = user.is_superuser = role == Role.ADMIN
     user.save(update_fields=["is_staff", "is_superuser"])
+    user.__dict__.pop("role_names", None)  # read again on next use
     return user
 
 

@@ -122,3 +122,15 @@ def test_the_admin_log_in_is_throttled_too(client, admin_user):
     )
     assert response.status_code == 200
     assert "Too many failed log-ins" in response.text
+
+
+def test_a_role_change_is_seen_at_once_by_the_same_user_object(
+    make_user, django_assert_num_queries
+):
+    from accounts.services import user_set_role
+
+    user = make_user(Role.VIEWER)
+    with django_assert_num_queries(1):  # the groups are read once, then remembered
+        assert (user.can_work, user.is_csm, user.is_admin) == (False, False, False)
+    user_set_role(user=user, role=Role.CSM)
+    assert (user.can_work, user.is_csm) == (True, True)
