@@ -443,9 +443,16 @@ def follow_ups_list(*, owner=None, status: str = FollowUp.Status.OPEN) -> QueryS
     return qs.order_by("-created_at", "-id")
 
 
+def follow_ups_default_owner(*, user):
+    """Whose follow-ups a user sees first: a CSM their own, anyone else (admins, viewers,
+    who own no book) everyone's; ``None`` means everyone's."""
+    return user if user.is_csm else None
+
+
 def follow_ups_open_for(*, user, limit: int = 5) -> tuple[list[FollowUp], int]:
-    """The user's open follow-ups for the home page: the oldest few and how many in all."""
-    qs = follow_ups_list(owner=user, status=FollowUp.Status.OPEN)
+    """The home page's open follow-ups, as the follow-ups page shows them first (see
+    ``follow_ups_default_owner``): the oldest few and how many in all."""
+    qs = follow_ups_list(owner=follow_ups_default_owner(user=user), status=FollowUp.Status.OPEN)
     return list(qs[:limit]), qs.count()
 
 

@@ -58,9 +58,9 @@ def _plain(value: Decimal) -> str:
 def open_follow_ups(user) -> dict:
     """The user's oldest open follow-ups and how many there are: two bounded queries."""
     if not getattr(user, "is_authenticated", False):
-        return {"items": [], "total": 0}
+        return {"items": [], "total": 0, "mine": True}
     items, total = follow_ups_open_for(user=user, limit=HOME_FOLLOW_UPS)
-    return {"items": items, "total": total}
+    return {"items": items, "total": total, "mine": user.is_csm}
 
 
 @register.filter

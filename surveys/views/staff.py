@@ -312,9 +312,10 @@ STATUS_CHOICES = [("open", "Open"), ("handled", "Handled"), ("all", "All")]
 
 def _follow_ups_context(request: HttpRequest) -> dict[str, Any]:
     user = request.user
-    owner = request.GET.get("owner") or ("me" if user.is_csm else "all")
+    default = "me" if selectors.follow_ups_default_owner(user=user) else "all"
+    owner = request.GET.get("owner") or default
     if owner not in dict(OWNER_CHOICES):
-        owner = "me" if user.is_csm else "all"
+        owner = default
     status = request.GET.get("status") or "open"
     if status not in dict(STATUS_CHOICES):
         status = "open"

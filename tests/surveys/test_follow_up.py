@@ -352,6 +352,17 @@ def test_the_home_page_says_when_nothing_waits(csm_client):
     assert "Nothing to follow up" in csm_client.get("/").text
 
 
+def test_an_admin_without_a_book_sees_the_teams_open_follow_ups_on_the_home_page(
+    admin_client_, follow_up
+):
+    """As the follow-ups page shows admins everyone's first: the demo admin owns no account,
+    and an empty "nothing to follow up" beside the team's open ones would mislead."""
+    text = admin_client_.get("/").text
+    assert "Open survey follow-ups across the team (1)" in text
+    assert "Acme" in text
+    assert "/surveys/follow-ups/?owner=all" in text
+
+
 def test_the_home_page_panel_needs_the_same_queries_for_1_or_40_follow_ups(
     csm_client, owned, django_assert_num_queries
 ):
