@@ -9,7 +9,7 @@ import itertools
 from django.utils import timezone
 
 from customers.models import Account, Contact
-from surveys.models import Invitation, Survey
+from surveys.models import Invitation, Survey, SurveyText
 from surveys.tokens import token_new
 
 _ids = itertools.count(1)
@@ -34,6 +34,18 @@ def make_survey(kind: str = "nps", **fields) -> Survey:
     fields.setdefault("slug", f"{kind}-{next(_ids)}")
     fields.setdefault("name", f"{kind.upper()} survey")
     return Survey.objects.create(kind=kind, **fields)
+
+
+def make_text(survey: Survey, language: str = "en", **fields) -> SurveyText:
+    """A survey's texts in one language; every required text gets a short stand-in."""
+    for name, stand_in in (
+        ("question", "Q"),
+        ("thank_you", "T"),
+        ("email_subject", "S"),
+        ("email_intro", "I"),
+    ):
+        fields.setdefault(name, stand_in)
+    return survey.texts.create(language=language, **fields)
 
 
 def make_link(

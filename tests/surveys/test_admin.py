@@ -13,7 +13,13 @@ from django.utils import timezone
 from accounts.roles import Role
 from surveys.models import Invitation, SendSkip, SurveyText
 from surveys.tokens import LinkState, link_resolve
-from tests.surveys.respond_factories import make_account, make_contact, make_link, make_survey
+from tests.surveys.respond_factories import (
+    make_account,
+    make_contact,
+    make_link,
+    make_survey,
+    make_text,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +33,8 @@ def csi():
     survey = make_survey("csi", slug="csi", name="Customer satisfaction index")
     survey.csi_criteria = ["price", "support"]
     survey.save()
-    survey.texts.create(
-        language="en",
+    make_text(
+        survey,
         question="How do we do on each of these?",
         thank_you="Thanks!",
         email_subject="A short survey",
@@ -135,7 +141,7 @@ def test_invalid_csi_criteria_give_a_clear_form_error_and_save_nothing(
 
 def test_criteria_on_a_survey_that_is_not_csi_are_refused(admin_client_):
     nps = make_survey("nps")
-    nps.texts.create(language="en", question="Q", thank_you="T", email_subject="S", email_intro="I")
+    make_text(nps)
     reply = admin_client_.post(
         f"{SURVEYS}{nps.pk}/change/", survey_form(nps, csi_criteria='["price"]')
     )
@@ -163,9 +169,7 @@ def test_item_labels_must_be_text_by_key(admin_client_, csi, items, message):
 @pytest.mark.parametrize(("kind", "allowed"), [("nps", False), ("ces", False), ("csat", True)])
 def test_only_csat_and_csi_surveys_may_follow_closed_tickets(admin_client_, kind, allowed):
     survey = make_survey(kind)
-    survey.texts.create(
-        language="en", question="Q", thank_you="T", email_subject="S", email_intro="I"
-    )
+    make_text(survey)
     reply = admin_client_.post(
         f"{SURVEYS}{survey.pk}/change/",
         survey_form(survey, csi_criteria="[]", text_items="{}", send_after_ticket_close="on"),

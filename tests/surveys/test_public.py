@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from surveys.models import Invitation, Response, ResponseEdit
 from surveys.signals import response_saved
-from tests.surveys.respond_factories import make_contact, make_link, make_survey
+from tests.surveys.respond_factories import make_contact, make_link, make_survey, make_text
 
 pytestmark = pytest.mark.django_db
 
@@ -298,9 +298,7 @@ def test_script_payloads_in_comments_are_escaped_on_every_page(client):
 
 def test_a_script_in_a_survey_text_is_escaped_too(client):
     survey = make_survey()
-    survey.texts.create(
-        language="en", question=SCRIPT, thank_you=SCRIPT, email_subject="s", email_intro="i"
-    )
+    make_text(survey, question=SCRIPT, thank_you=SCRIPT)
     _invitation, token = make_link(survey)
     assert "<script>" not in client.get(f"/s/{token}/").content.decode()
 
@@ -451,20 +449,8 @@ def test_a_survey_without_texts_works_in_every_language(client, language, questi
 
 def test_survey_texts_fall_back_to_english_then_to_the_built_in_texts(client):
     survey = make_survey("nps")
-    survey.texts.create(
-        language="en",
-        question="Would you tell a friend about Acme?",
-        thank_you="Cheers from Acme!",
-        email_subject="s",
-        email_intro="i",
-    )
-    survey.texts.create(
-        language="sv",
-        question="Skulle du berätta om Acme för en vän?",
-        thank_you="",
-        email_subject="s",
-        email_intro="i",
-    )
+    make_text(survey, question="Would you tell a friend about Acme?", thank_you="Cheers from Acme!")
+    make_text(survey, "sv", question="Skulle du berätta om Acme för en vän?", thank_you="")
     _invitation, sv_token = make_link(survey, make_contact(locale="sv"))
     page = client.get(f"/s/{sv_token}/").content.decode()
     assert "Skulle du berätta om Acme för en vän?" in page
@@ -640,14 +626,7 @@ def test_an_answer_whose_receiver_fails_stays_in_the_outbox_for_the_next_run(mon
 
 def test_item_labels_stored_in_the_wrong_shape_fall_back_to_the_built_in_ones(client):
     survey = make_survey("cli")
-    survey.texts.create(
-        language="en",
-        question="A few questions",
-        thank_you="Thanks",
-        email_subject="s",
-        email_intro="i",
-        items=["not", "labels", "by", "key"],
-    )
+    make_text(survey, question="A few questions", items=["not", "labels", "by", "key"])
     _invitation, token = make_link(survey)
     page = client.get(f"/s/{token}/")
     assert page.status_code == 200
