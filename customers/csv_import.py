@@ -25,14 +25,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from customers.models import ImportKind, LifecycleStage, Locale, RevenueKind
+from customers.models import MRR_LIMIT, ImportKind, LifecycleStage, Locale, RevenueKind
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 PREVIEW_ROWS = 20
 # Past this many errors a file is broken rather than dirty: importing "the valid rest" of it
 # would surprise its owner, so the import is blocked until the file is fixed.
 MAX_ERRORS = 10_000
-MAX_MRR = Decimal("999999999999.99")  # what RevenueChange.mrr (14 digits, 2 places) can hold
 CENT = Decimal("0.01")
 
 TRAIT_PREFIXES = ("traits.", "trait:")
@@ -328,7 +327,7 @@ def parse_amount(value: str) -> Decimal:
         raise ValueError(f"“{value}” is not an amount") from None
     if amount < 0:
         raise ValueError(f"cannot be negative (got {value})")
-    if amount > MAX_MRR:
+    if amount >= MRR_LIMIT:
         raise ValueError(f"{value} is too large")
     return amount
 

@@ -34,6 +34,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from customers import services
 from customers.models import (
+    MRR_LIMIT,
     Account,
     Contact,
     DailyUsage,
@@ -285,8 +286,8 @@ def _amount(value: Any, field: str) -> Decimal:
         raise ItemError(field, f"{str(value)[:30]!r} is not a number") from None
     if not amount.is_finite():
         raise ItemError(field, "must be a finite number")
-    if amount.copy_abs() >= services.MRR_LIMIT:  # exact: abs() and rounding overflow on 1e999999999
-        raise ItemError(field, f"must be below {services.MRR_LIMIT:,}")
+    if amount.copy_abs() >= MRR_LIMIT:  # exact: abs() and rounding overflow on 1e999999999
+        raise ItemError(field, f"must be below {MRR_LIMIT:,}")
     return amount
 
 

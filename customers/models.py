@@ -177,6 +177,11 @@ class RevenueKind(models.TextChoices):
     REACTIVATED = "reactivated", "Subscription reactivated"
 
 
+# What RevenueChange.mrr (14 digits, 2 after the point) can hold: every writer refuses an MRR
+# at or above it, before rounding (1e30 does not round to cents).
+MRR_LIMIT = Decimal("1000000000000")
+
+
 class RevenueChange(models.Model):
     """A dated MRR change. ``mrr`` is the account's MRR from ``effective_at`` on, in the
     account's currency; ``mrr_base`` is that amount converted at entry, so history never moves

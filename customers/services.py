@@ -20,6 +20,7 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from customers.models import (
+    MRR_LIMIT,
     Account,
     ApiKey,
     ExchangeRate,
@@ -32,7 +33,6 @@ from customers.models import (
 
 CENT = Decimal("0.01")
 NOTE_MAX_LENGTH = 10_000
-MRR_LIMIT = Decimal("1000000000000")  # RevenueChange.mrr holds 14 digits, 2 after the point
 
 
 def money(value: Decimal | int | str) -> Decimal:
