@@ -12,8 +12,6 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,6 +23,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import db
 from customers.models import Contact, Ticket
 from surveys import metrics
 from surveys.models import (
@@ -822,7 +821,7 @@ def response_submit(
     if not token_is_well_formed(token):
         raise LinkGone(expired=False)
     digest = token_hash(token)
-    if with_score and not with_comment and connection.vendor == "postgresql":
+    if with_score and not with_comment and db.is_postgres():
         done = _first_score_in_one_statement(digest=digest, data=data, language=language, now=now)
         if done is not None:
             return done
@@ -1006,29 +1005,9 @@ def responses_announce(*, response_ids: list[int] | None = None, limit: int = 20
         # The beat's sweep: one at a time (a long backlog outlasts the 10 s beat, and a second
         # sweep would only repeat the same receivers). The answers' own after-commit runs
         # (``response_ids``) handle just their ids and need no lock.
-        with _single_run("surveys.responses_announce") as alone:
+        with db.single_run("surveys.responses_announce") as alone:
             return _responses_announce(response_ids=None, limit=limit) if alone else 0
     return _responses_announce(response_ids=response_ids, limit=limit)
-
-
-@contextmanager
-def _single_run(name: str) -> Iterator[bool]:
-    """Yield whether this process holds ``name``'s PostgreSQL advisory lock (always true on
-    SQLite, where the embedded mode runs one scheduler). A session lock, released at the end
-    or when a killed worker's connection closes."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        held = cursor.fetchone()[0]
-    try:
-        yield held
-    finally:
-        if held:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 def _responses_announce(*, response_ids: list[int] | None, limit: int) -> int:

@@ -321,7 +321,7 @@ def test_a_database_failure_answers_503_and_leaves_nothing_half_written(
     def busy(*args, **kwargs):
         raise OperationalError("deadlock detected")
 
-    monkeypatch.setattr(ingest, "_events_apply", busy)
+    monkeypatch.setattr(ingest.events, "_events_apply", busy)
 
     response = post(
         client,
@@ -337,7 +337,7 @@ def test_a_database_failure_answers_503_and_leaves_nothing_half_written(
 
 
 def test_a_batch_that_lost_a_race_is_run_again(client, key, acme, monkeypatch):
-    real = ingest._events_apply
+    real = ingest.events._events_apply
     calls = []
 
     def lose_once(*args, **kwargs):
@@ -346,7 +346,7 @@ def test_a_batch_that_lost_a_race_is_run_again(client, key, acme, monkeypatch):
             raise IntegrityError("duplicate key value violates unique constraint")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ingest, "_events_apply", lose_once)
+    monkeypatch.setattr(ingest.events, "_events_apply", lose_once)
 
     response = post(
         client,

@@ -308,7 +308,7 @@ def test_an_unexpected_failure_leaves_nothing_half_written(acme, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(ingest, "_events_apply", explode)
+    monkeypatch.setattr(ingest.events, "_events_apply", explode)
 
     with pytest.raises(RuntimeError):
         events_ingest(items=FIRST_BATCH[:1], source="api")
