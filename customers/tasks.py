@@ -10,15 +10,15 @@ from celery import Task, shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from customers.models import Account, RevenueChange
-from customers.selectors import import_jobs_stalled
-from customers.services import (
-    accounts_refresh_revenue,
+from customers.imports.steps import (
     import_failure_message,
     import_job_apply,
     import_job_fail,
     import_job_validate,
 )
+from customers.models import Account, RevenueChange
+from customers.selectors import import_jobs_stalled
+from customers.services import accounts_refresh_revenue
 
 TRANSIENT_ERRORS = (OperationalError,)
 logger = logging.getLogger(__name__)

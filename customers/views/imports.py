@@ -17,9 +17,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from customers import csv_import
+from customers.imports import parsing
+from customers.imports.services import import_job_confirm, import_job_create
 from customers.models import ImportJob, ImportKind, ImportStatus
-from customers.services import import_job_confirm, import_job_create
 
 PAGE_NEW = "customers/import_new.html"
 PAGE_JOB = "customers/import_job.html"
@@ -35,7 +35,7 @@ class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv"}),
-        help_text=f"UTF-8 CSV, up to {csv_import.MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
+        help_text=f"UTF-8 CSV, up to {parsing.MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
     )
 
 
@@ -64,7 +64,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             upload = form.cleaned_data["file"]
             # One byte past the limit is enough for the service to say "too large".
-            content = upload.read(csv_import.MAX_UPLOAD_BYTES + 1)
+            content = upload.read(parsing.MAX_UPLOAD_BYTES + 1)
             try:
                 job = import_job_create(
                     kind=form.cleaned_data["kind"],
@@ -84,7 +84,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
         {
             "kind": value,
             "label": label,
-            "spec": csv_import.SPECS[value],
+            "spec": parsing.SPECS[value],
         }
         for value, label in ImportKind.choices
     ]
@@ -99,7 +99,7 @@ def import_template(request: HttpRequest, kind: str) -> HttpResponse:
     if kind not in ImportKind.values:
         raise Http404("No such kind of import.")
     response = HttpResponse(
-        csv_import.template_header(kind) + "\r\n", content_type="text/csv; charset=utf-8"
+        parsing.template_header(kind) + "\r\n", content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="tenure-{kind}-template.csv"'
     return response
@@ -110,8 +110,8 @@ def _job(pk: int) -> ImportJob:
 
 
 def _job_context(job: ImportJob, **extra: Any) -> dict[str, Any]:
-    summary = csv_import.summarize_errors(job.errors, total_rows=job.total_rows)
-    columns, rows = csv_import.preview_table(job.kind, job.preview)
+    summary = parsing.summarize_errors(job.errors, total_rows=job.total_rows)
+    columns, rows = parsing.preview_table(job.kind, job.preview)
     total = job.total_rows
     processed = min(job.processed_rows, total)
     skipped = summary.invalid_rows

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
+from customers.imports.services import import_job_confirm, import_job_create
+from customers.imports.steps import import_job_apply, import_job_validate
 from customers.models import Account, Contact, ImportJob, RevenueChange, StageChange
-from customers.services import (
-    import_job_apply,
-    import_job_confirm,
-    import_job_create,
-    import_job_validate,
-)
 
 
 def csv_text(*rows: str) -> str:

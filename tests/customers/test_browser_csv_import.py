@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.roles import Role
-from customers import services
+from customers.imports import services, steps
 from customers.models import Account, ImportJob, ImportStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -78,7 +78,7 @@ def test_the_job_page_follows_a_worker_through_checking_and_importing(
     page, login, make_user, monkeypatch
 ):
     """With no eager task (as with a real worker), the page polls and updates by itself."""
-    monkeypatch.setattr(services, "_import_enqueue", lambda name, job_id: None)
+    monkeypatch.setattr(services, "_import_enqueue", lambda task, job_id: None)
     login(make_user(Role.CSM))
     page.goto("/customers/imports/")
     page.get_by_label("The file holds").select_option("accounts")
@@ -87,12 +87,12 @@ def test_the_job_page_follows_a_worker_through_checking_and_importing(
 
     expect(page.get_by_text("Checking rows: 0 of 3")).to_be_visible()
     job = ImportJob.objects.get()
-    services.import_job_validate(job_id=job.pk)  # the worker
+    steps.import_job_validate(job_id=job.pk)  # the worker
     expect(page.get_by_role("heading", name="Preview")).to_be_visible()  # no reload
 
     page.get_by_role("button", name="Import 3 rows").click()
     expect(page.get_by_text("Importing rows: 0 of 3")).to_be_visible()
     assert ImportJob.objects.get().status == ImportStatus.IMPORTING
-    services.import_job_apply(job_id=job.pk)  # the worker
+    steps.import_job_apply(job_id=job.pk)  # the worker
     expect(page.locator('[data-count="created"]')).to_have_text("3")
     expect(page.locator("#import-job")).not_to_have_attribute("hx-get", re.compile(".*"))

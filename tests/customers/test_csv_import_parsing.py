@@ -1,4 +1,4 @@
-"""Reading a CSV upload and judging one row: the pure rules in customers/csv_import.py."""
+"""Reading a CSV upload and judging one row: the pure rules in customers/parsing.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from customers import csv_import
-from customers.csv_import import (
+from customers.imports import parsing
+from customers.imports.parsing import (
     DuplicateCheck,
     ImportFileError,
     References,
@@ -22,8 +22,8 @@ from customers.csv_import import (
 UTC = dt.UTC
 
 
-def records(kind: str, text: str) -> list[csv_import.Record]:
-    return list(csv_import.iter_records(text, read_header(text, kind)))
+def records(kind: str, text: str) -> list[parsing.Record]:
+    return list(parsing.iter_records(text, read_header(text, kind)))
 
 
 def parsed(kind: str, header: str, row: str) -> tuple[dict, dict[str, str]]:
@@ -60,12 +60,12 @@ def test_it_reads_excels_utf16_unicode_text_with_tabs():
 
 def test_it_refuses_a_file_over_the_size_limit_with_the_limit_in_the_message():
     with pytest.raises(ImportFileError, match="larger than 20 MB"):
-        decode_upload(b"x" * (csv_import.MAX_UPLOAD_BYTES + 1))
+        decode_upload(b"x" * (parsing.MAX_UPLOAD_BYTES + 1))
 
 
 def test_it_accepts_a_file_exactly_at_the_size_limit():
-    text, _ = decode_upload(b"x" * csv_import.MAX_UPLOAD_BYTES)
-    assert len(text) == csv_import.MAX_UPLOAD_BYTES
+    text, _ = decode_upload(b"x" * parsing.MAX_UPLOAD_BYTES)
+    assert len(text) == parsing.MAX_UPLOAD_BYTES
 
 
 def test_it_tells_an_excel_workbook_from_a_csv_file():
@@ -143,7 +143,7 @@ def test_row_numbers_are_the_spreadsheets_counting_blank_and_multiline_rows():
 
 
 def test_the_template_header_is_the_kinds_columns():
-    assert csv_import.template_header("contacts") == (
+    assert parsing.template_header("contacts") == (
         "id,account,email,name,role,locale,birthday,do_not_survey"
     )
 
@@ -300,7 +300,7 @@ def test_revenue_rows_without_an_id_are_duplicates_when_account_date_and_mrr_rep
 
 def test_a_revenue_row_for_a_foreign_currency_account_needs_a_rate_by_its_date():
     refs = References(
-        accounts={"a": csv_import.AccountRef(pk=1, currency="NOK")},
+        accounts={"a": parsing.AccountRef(pk=1, currency="NOK")},
         rate_starts={"NOK": dt.date(2025, 1, 1)},
         base_currency="USD",
     )
@@ -319,12 +319,12 @@ def test_a_revenue_row_for_a_foreign_currency_account_needs_a_rate_by_its_date()
 
 def test_summarize_errors_counts_rows_not_messages():
     errors = [
-        csv_import.file_warning("read as Latin-1"),
-        csv_import.row_error(2, "mrr", "bad"),
-        csv_import.row_error(2, "kind", "bad"),
-        csv_import.row_error(5, "account", "bad"),
+        parsing.file_warning("read as Latin-1"),
+        parsing.row_error(2, "mrr", "bad"),
+        parsing.row_error(2, "kind", "bad"),
+        parsing.row_error(5, "account", "bad"),
     ]
-    summary = csv_import.summarize_errors(errors, total_rows=10)
+    summary = parsing.summarize_errors(errors, total_rows=10)
     assert (summary.invalid_rows, summary.valid_rows) == (2, 8)
     assert summary.warnings == ["read as Latin-1"]
     assert summary.file_errors == []
@@ -335,7 +335,7 @@ def test_the_preview_table_keeps_the_kinds_column_order():
     preview = [
         {"traits": {"tier": "gold"}, "name": "Acme", "id": "a", "row": 2, "action": "create"}
     ]
-    columns, rows = csv_import.preview_table("accounts", preview)
+    columns, rows = parsing.preview_table("accounts", preview)
     assert columns[:4] == ["row", "action", "id", "name"]
     assert columns[-1] == "traits"
     assert rows[0][:4] == [2, "create", "a", "Acme"]

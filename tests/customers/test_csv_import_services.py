@@ -14,7 +14,10 @@ from django.db import OperationalError, close_old_connections, connection
 from django.utils import timezone
 
 from accounts.roles import Role
-from customers import services
+from customers.imports import parsing, steps
+from customers.imports import services as import_services
+from customers.imports.services import import_job_confirm, import_job_create
+from customers.imports.steps import import_job_apply, import_job_validate
 from customers.models import (
     Account,
     Contact,
@@ -24,13 +27,7 @@ from customers.models import (
     RevenueChange,
     StageChange,
 )
-from customers.services import (
-    import_job_apply,
-    import_job_confirm,
-    import_job_create,
-    import_job_validate,
-    revenue_change_record,
-)
+from customers.services import revenue_change_record
 from customers.tasks import apply_import, validate_import
 from tests.customers.csv_import_helpers import (
     checked_job,
@@ -454,7 +451,7 @@ def test_a_bom_file_is_imported_with_its_first_column_intact():
 
 
 def test_a_file_with_too_many_errors_is_blocked_even_with_skipping(monkeypatch):
-    monkeypatch.setattr("customers.csv_import.MAX_ERRORS", 2)
+    monkeypatch.setattr("customers.imports.parsing.MAX_ERRORS", 2)
     job = checked_job(
         "accounts", ACCOUNTS, "a,A,,,,,x,,", "b,B,,,,,x,,", "c,C,,,,,x,,", "d,D,,,,,,,"
     )
@@ -543,10 +540,10 @@ def _revenue_job(n: int) -> ImportJob:
 
 
 def test_an_import_killed_mid_way_resumes_without_duplicating(acme, monkeypatch):
-    monkeypatch.setattr(services, "IMPORT_APPLY_CHUNK", 2)
+    monkeypatch.setattr(steps, "IMPORT_APPLY_CHUNK", 2)
     job = _revenue_job(7)
     import_job_confirm(job_id=job.pk)
-    real_chunk = services._import_apply_chunk
+    real_chunk = steps._import_apply_chunk
     calls = {"n": 0}
 
     def dies_on_the_third_chunk(*args, **kwargs):
@@ -556,7 +553,7 @@ def test_an_import_killed_mid_way_resumes_without_duplicating(acme, monkeypatch)
         return real_chunk(*args, **kwargs)
 
     with (
-        mock.patch.object(services, "_import_apply_chunk", dies_on_the_third_chunk),
+        mock.patch.object(steps, "_import_apply_chunk", dies_on_the_third_chunk),
         pytest.raises(SystemExit),
     ):
         import_job_apply(job_id=job.pk)
@@ -589,7 +586,7 @@ def test_a_row_that_went_bad_after_the_check_is_skipped_and_reported(acme):
 def test_a_race_with_another_writer_retries_the_chunk_and_updates_instead(monkeypatch):
     job = checked_job("accounts", ACCOUNTS, "a,From CSV,,,,,,,")
     import_job_confirm(job_id=job.pk)
-    real_references = services._import_references
+    real_references = steps._import_references
     raced = {"done": False}
 
     def api_creates_the_same_account_meanwhile(kind, cleans, rate_starts):
@@ -599,7 +596,7 @@ def test_a_race_with_another_writer_retries_the_chunk_and_updates_instead(monkey
             Account.objects.create(external_id="a", name="From API")
         return refs
 
-    monkeypatch.setattr(services, "_import_references", api_creates_the_same_account_meanwhile)
+    monkeypatch.setattr(steps, "_import_references", api_creates_the_same_account_meanwhile)
     job = import_job_apply(job_id=job.pk)
     assert Account.objects.get(external_id="a").name == "From CSV"
     assert (job.status, job.created_rows, job.updated_rows) == (ImportStatus.DONE, 0, 1)
@@ -631,7 +628,7 @@ def test_a_transient_database_error_is_retried(monkeypatch):
     job = import_job_create(
         kind="accounts", filename="a.csv", content_bytes=b"id,name\na,A\n", user=None
     )
-    real = services.import_job_validate
+    real = steps.import_job_validate
     calls = {"n": 0}
 
     def flaky(*, job_id):
@@ -700,10 +697,10 @@ def test_an_unexpected_error_marks_the_job_failed_and_is_not_retried(
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_applies_of_one_job_write_each_row_once(monkeypatch):
-    monkeypatch.setattr(services, "IMPORT_APPLY_CHUNK", 3)
+    monkeypatch.setattr(steps, "IMPORT_APPLY_CHUNK", 3)
     acme = Account.objects.create(external_id="acc-1", name="Acme")
     job = _revenue_job(20)  # no ids: only the job lock stands between a replay and duplicates
-    monkeypatch.setattr(services, "_import_enqueue", lambda *args: None)  # the threads apply
+    monkeypatch.setattr(import_services, "_import_enqueue", lambda *args: None)  # the threads apply
     import_job_confirm(job_id=job.pk)
     assert RevenueChange.objects.count() == 0
     start = threading.Barrier(2)
@@ -736,18 +733,20 @@ def test_two_concurrent_applies_of_one_job_write_each_row_once(monkeypatch):
 def test_two_concurrent_confirmations_start_one_import(monkeypatch):
     job = checked_job("accounts", ACCOUNTS, "a,A,,,,,,,")
     queued: list[int] = []
-    monkeypatch.setattr(services, "_import_enqueue", lambda name, job_id: queued.append(job_id))
+    monkeypatch.setattr(
+        import_services, "_import_enqueue", lambda name, job_id: queued.append(job_id)
+    )
     # Both threads meet inside the confirmation if nothing keeps them apart; with the row
     # lock the second waits at the door, the rendezvous times out and the first goes on alone.
     rendezvous = threading.Barrier(2, timeout=1)
-    real_summarize = services.csv_import.summarize_errors
+    real_summarize = parsing.summarize_errors
 
     def summarize_together(*args, **kwargs):
         with contextlib.suppress(threading.BrokenBarrierError):
             rendezvous.wait()
         return real_summarize(*args, **kwargs)
 
-    monkeypatch.setattr(services.csv_import, "summarize_errors", summarize_together)
+    monkeypatch.setattr(parsing, "summarize_errors", summarize_together)
     start = threading.Barrier(2)
     results: list[object] = []
 

@@ -7,8 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from customers.imports.services import import_job_create
 from customers.models import Account, Contact, ImportJob, ImportStatus
-from customers.services import import_job_create
 from tests.customers.csv_import_helpers import checked_job, csv_text, domain_counts
 
 pytestmark = pytest.mark.django_db
