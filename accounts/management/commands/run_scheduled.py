@@ -13,10 +13,9 @@ import datetime as dt
 import logging
 import time
 
+from celery import current_app as app
 from celery.schedules import schedule as celery_schedule
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-
-from config.celery import app
 
 
 def interval_seconds(every) -> float:
