@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Exported so the settings build survey links on the port the site is served on.
+export PORT
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test install lint format worker beat seed clean-db

@@ -91,5 +91,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def can_work(self) -> bool:
-        """CSMs and admins change data; viewers only read."""
+        """CSMs and admins change data; viewers only read. The book is the team's: a CSM may
+        note on and move the stage of any account, not only their own (a colleague covers a
+        holiday or a renewal call), and the timeline names who did it."""
         return self.is_superuser or self.has_role(Role.CSM) or self.has_role(Role.ADMIN)

@@ -38,7 +38,9 @@ if DEBUG and not env.is_set("DEBUG") and set(ALLOWED_HOSTS) - set(LOCAL_HOSTS):
         "(and SECRET_KEY) for production, or DEBUG=true to serve them with debug pages."
     )
 CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env.get_site_url("SITE_URL", "http://127.0.0.1:8000")
+# Survey links and emails are built on SITE_URL; left unset, it follows the port `make run`
+# serves on (PORT), so a second instance on another port links to itself, not to :8000.
+SITE_URL = env.get_site_url("SITE_URL", f"http://127.0.0.1:{env.get_int('PORT', 8000, minimum=1)}")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

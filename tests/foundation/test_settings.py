@@ -148,3 +148,15 @@ def test_it_refuses_an_unknown_log_level(monkeypatch):
         env.get_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO"])
     monkeypatch.setenv("LOG_LEVEL", "debug")
     assert env.get_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO"]) == "DEBUG"
+
+
+def test_the_embedded_site_url_follows_the_port_it_is_served_on(settings):
+    result = settings_of(settings.BASE_DIR, {"PORT": "8790"}, "SITE_URL")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["'http://127.0.0.1:8790'"]
+
+
+def test_a_site_url_that_is_set_wins_over_the_port(settings):
+    environment = {"PORT": "8790", "SITE_URL": "https://tenure.example.com"}
+    result = settings_of(settings.BASE_DIR, environment, "SITE_URL")
+    assert result.stdout.split() == ["'https://tenure.example.com'"]
