@@ -1,6 +1,6 @@
 """Writes for surveys: invitations (with the fatigue rules), sending, and answers.
 
-Keyword-only ``<noun>_<verb>`` functions. The rules they enforce are in DESIGN.md §3; the
+Keyword-only ``<noun>_<verb>`` functions, by the rules in docs/domain/survey-links.md; the
 reasons a send did not happen are written to ``SendSkip`` so admins can see them.
 """
 
@@ -194,7 +194,7 @@ def invitation_create(
 
 def _language_of(locale: str) -> str:
     """The contact's language, or "" when we do not know it: then the respondent's page
-    follows their browser (DESIGN.md §3) rather than a language we guessed for them."""
+    follows their browser (docs/domain/survey-links.md) rather than a language we guessed."""
     return locale if locale in LANGUAGES else ""
 
 
@@ -589,7 +589,7 @@ def invitations_remind_due(*, now=None, limit: int = 5000) -> int:
 def reminders_withhold(*, survey: Survey, now=None, batch_size: int = 1000) -> int:
     """Log each due reminder of ``survey`` that may no longer go, and mark it withheld.
 
-    DESIGN.md §3: a skipped send is logged with its reason, not retried. One ``SendSkip`` per
+    docs/domain/survey-links.md: a skip is logged with its reason, not retried. One ``SendSkip`` per
     reminder; ``reminder_withheld_at`` takes it out of every later run, so a closed survey or
     an unsubscribed contact is logged once, not on every beat. Rows are locked with
     ``skip_locked`` and the mark is set in the same transaction as the log, so two runs at
@@ -646,7 +646,7 @@ def _withheld_reason(*, closed: bool, contact: Contact) -> str:
 
 
 def contact_unsubscribe(*, invitation: Invitation, now=None) -> None:
-    """Permanent do-not-survey for the invitation's contact (DESIGN.md §3)."""
+    """Permanent do-not-survey for the invitation's contact (docs/domain/survey-links.md)."""
     now = now or timezone.now()
     Contact.objects.filter(pk=invitation.contact_id).update(do_not_survey=True, updated_at=now)
 
