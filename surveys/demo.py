@@ -226,7 +226,7 @@ CSI_IMPORTANCE = {
 CSI_OFFSET = {"price": -0.8, "service_quality": 0.2, "functionality": 0.3, "reliability": 0.0}
 
 
-# Usage that a person did (DESIGN.md §1 reserved types); billing and ticket events are not use.
+# Usage a person did (docs/domain/customers.md reserved types); billing and ticket events are not.
 ACTIVITY_TYPES = ("login", "feature_used")
 # Signs of leaving or of trouble, read from the daily rollups around each answer.
 SIGNAL_TYPES = ("cancel_page_visit", "data_export", "payment_failed")

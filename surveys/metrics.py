@@ -1,4 +1,4 @@
-"""Survey scores as DESIGN.md §2 defines them: pure functions, no database.
+"""Survey scores as docs/domain/survey-metrics.md defines them: pure functions, no database.
 
 Selectors count and sum in SQL and hand the totals to the ``*_from_*`` functions; the functions
 over raw answers (``nps(scores)``, ``cli(answers)``, …) build the same totals in Python, so one
@@ -65,7 +65,7 @@ SCORE_LABELS: dict[str, str] = {
 }
 SCORE_UNITS: dict[str, str] = {CSAT: " %", CES: " %"}
 
-# Context shown next to a score (DESIGN.md §2, published SaaS data). Not targets: context.
+# Context shown next to a score (published SaaS data, docs/domain/survey-metrics.md): not targets.
 BENCHMARKS: dict[str, str] = {
     NPS: "NPS ≥ 50 is good. In published SaaS data an NPS above 60 goes with renewal above "
     "85 %, and an NPS below 40 rarely with renewal of 70 % or more.",

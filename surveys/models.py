@@ -2,7 +2,7 @@
 per-recipient invitations, each answered at most once (editable until the survey closes).
 
 Raw answers are stored; every score (NPS, CSAT %, CES, CLI, CSI) is computed on read, so a
-change of formula never needs a data migration. Definitions: DESIGN.md §2–3.
+change of formula never needs a data migration. See docs/domain/survey-metrics.md, survey-links.md.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class CampaignRun(models.Model):
 
 
 class Invitation(models.Model):
-    """One recipient's link. Only the SHA-256 of the token is stored (DESIGN.md §3).
+    """One recipient's link. Only the SHA-256 of the token is stored (docs/domain/survey-links.md).
 
     The token in an email is minted when the email is sent (a queued invitation holds the hash
     of a token nobody has). The reminder carries a second token so the first email's link keeps

@@ -1,4 +1,4 @@
-"""Per-recipient survey link tokens (DESIGN.md §3).
+"""Per-recipient survey link tokens (docs/domain/survey-links.md).
 
 A token is ``secrets.token_urlsafe(32)`` (256 bits). Only its SHA-256 is stored, so a copy of
 the database cannot answer anybody's survey. Looking a token up by its hash is safe against

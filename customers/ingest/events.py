@@ -259,7 +259,7 @@ def events_ingest(*, items: Sequence[Any], source: str) -> IngestResult:
 
     Item: ``{"id", "account", "contact", "type", "timestamp", "properties"}``; ``account``
     may be left out when ``contact`` is given (the contact's account is used). Reserved types
-    (DESIGN.md §1): ``payment_failed`` counts a failed payment; ``card_updated`` may carry
+    (docs/domain/customers.md): ``payment_failed`` adds a failed payment; ``card_updated`` may carry
     ``exp_month``/``exp_year`` in its properties.
     """
     outcome = Outcome(len(items))

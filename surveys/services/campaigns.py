@@ -167,7 +167,7 @@ def invitation_create(
 
 def _language_of(locale: str) -> str:
     """The contact's language, or "" when we do not know it: then the respondent's page
-    follows their browser (DESIGN.md §3) rather than a language we guessed for them."""
+    follows their browser (docs/domain/survey-links.md) rather than a language we guessed."""
     return locale if locale in LANGUAGES else ""
 
 

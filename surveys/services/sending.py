@@ -192,7 +192,7 @@ def invitations_remind_due(*, now=None, limit: int = 5000) -> int:
 def reminders_withhold(*, survey: Survey, now=None, batch_size: int = 1000) -> int:
     """Log each due reminder of ``survey`` that may no longer go, and mark it withheld.
 
-    DESIGN.md §3: a skipped send is logged with its reason, not retried. One ``SendSkip`` per
+    docs/domain/survey-links.md: a skip is logged with its reason, not retried. One ``SendSkip`` per
     reminder; ``reminder_withheld_at`` takes it out of every later run, so a closed survey or
     an unsubscribed contact is logged once, not on every beat. Rows are locked with
     ``skip_locked`` and the mark is set in the same transaction as the log, so two runs at
@@ -249,6 +249,6 @@ def _withheld_reason(*, closed: bool, contact: Contact) -> str:
 
 
 def contact_unsubscribe(*, invitation: Invitation, now=None) -> None:
-    """Permanent do-not-survey for the invitation's contact (DESIGN.md §3)."""
+    """Permanent do-not-survey for the invitation's contact (docs/domain/survey-links.md)."""
     now = now or timezone.now()
     Contact.objects.filter(pk=invitation.contact_id).update(do_not_survey=True, updated_at=now)

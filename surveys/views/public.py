@@ -1,6 +1,6 @@
 """The respondent's pages behind a survey link: answer, follow-up comment, thank-you, unsubscribe.
 
-Rules (DESIGN.md §3): GET and HEAD never write — mail scanners open every link — so a score in
+Rules (docs/domain/survey-links.md): GET and HEAD never write (scanners open links), so a score in
 the URL only pre-selects the button and the respondent's submit saves it. Unknown, tampered and
 revoked links all get the same 404 page; expired links a friendly 410. Pages work without
 JavaScript and use no third-party assets.

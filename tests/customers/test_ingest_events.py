@@ -1,5 +1,5 @@
 """Usage events: checked one by one, stored once per (source, id), folded into the daily
-rollups and the account and contact summaries only when new (DESIGN.md §1)."""
+rollups and the account and contact summaries only when new (docs/domain/customers.md)."""
 
 from __future__ import annotations
 

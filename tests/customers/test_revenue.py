@@ -1,4 +1,4 @@
-"""MRR is derived from the dated revenue history, never typed twice (DESIGN.md §1)."""
+"""MRR is derived from the dated revenue history, never typed twice (docs/domain/revenue.md)."""
 
 import datetime as dt
 from decimal import Decimal

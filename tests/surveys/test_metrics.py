@@ -1,4 +1,4 @@
-"""Survey formulas (DESIGN.md §2) against cases worked by hand. No database."""
+"""Survey formulas (docs/domain/survey-metrics.md) against cases worked by hand. No database."""
 
 from decimal import Decimal
 

@@ -1,4 +1,4 @@
-"""The respondent's pages behind a survey link (DESIGN.md §3)."""
+"""The respondent's pages behind a survey link (docs/domain/survey-links.md)."""
 
 from __future__ import annotations
 

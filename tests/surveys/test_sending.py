@@ -1,5 +1,5 @@
 """Sending surveys: fatigue rules, skip log, campaigns, the send queue, reminders, post-ticket
-surveys and the emails themselves (DESIGN.md §3)."""
+surveys and the emails themselves (docs/domain/survey-links.md)."""
 
 from __future__ import annotations
 
