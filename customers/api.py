@@ -26,6 +26,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBasicAuth, HttpBearer
 
 from customers import ingest
+from customers.ingest import fields
 from customers.services import API_KEY_PREFIX, api_key_authenticate
 
 MAX_ITEMS = 1000
@@ -286,7 +287,7 @@ def _read_json(request: HttpRequest) -> Any:
     if not body.strip():
         raise HttpError(400, "The body is empty: send a JSON object.")
     try:
-        return orjson.loads(body)
+        return fields.json_loads(body)  # integers beyond 64 bits stay exact
     except orjson.JSONDecodeError as error:
         raise HttpError(400, f"The body is not valid JSON: {error}.") from None
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
+from core.parsing import ascii_int
 from customers.models import LifecycleStage
 from customers.selectors import (
     DEFAULT_SORT,
@@ -25,6 +27,19 @@ RENEWAL_WINDOWS = [30, 60, 90, 180, 365]
 MAX_RENEWAL_DAYS = 3650
 
 
+class WholeNumberField(forms.IntegerField):
+    """A whole number in ASCII digits. Django's IntegerField reads with int(), which takes
+    "１２" and "1_0"; a hand-edited URL is held to the rule the ingest API keeps."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        number = ascii_int(str(value))
+        if number is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return number
+
+
 class PortfolioFilterForm(forms.Form):
     """Validates the portfolio's query string. Unbound values fall back to defaults: the
     user's own book for a CSM, everyone's for admins and viewers, sorted by name."""
@@ -40,7 +55,7 @@ class PortfolioFilterForm(forms.Form):
     stage = forms.ChoiceField(
         label="Stage", required=False, choices=[("", "Any stage"), *LifecycleStage.choices]
     )
-    renewal = forms.IntegerField(
+    renewal = WholeNumberField(
         label="Renewal within",
         required=False,
         min_value=1,
@@ -59,7 +74,7 @@ class PortfolioFilterForm(forms.Form):
         choices=[(key, key) for key in SORTS],
         widget=forms.HiddenInput,
     )
-    page = forms.IntegerField(label="Page", required=False, min_value=1, widget=forms.HiddenInput)
+    page = WholeNumberField(label="Page", required=False, min_value=1, widget=forms.HiddenInput)
 
     # The order the canonical URL lists its parameters in.
     PARAMS = ("q", "owner", "plan", "stage", "renewal", "mrr_min", "mrr_max", "sort")
@@ -81,9 +96,9 @@ class PortfolioFilterForm(forms.Form):
         ]
         self.fields["plan"].choices = [("", "Any plan")] + [(p, p) for p in portfolio_plans()]
         windows = list(RENEWAL_WINDOWS)
-        asked = (data or {}).get("renewal", "")
-        if asked.isdigit() and 1 <= int(asked) <= MAX_RENEWAL_DAYS and int(asked) not in windows:
-            windows = sorted([*windows, int(asked)])
+        asked = ascii_int((data or {}).get("renewal", ""))  # "²" passes isdigit(), not int()
+        if asked is not None and 1 <= asked <= MAX_RENEWAL_DAYS and asked not in windows:
+            windows = sorted([*windows, asked])
         self.fields["renewal"].widget.choices = [("", "Any time")] + [
             (str(days), f"{days} days") for days in windows
         ]

@@ -4,7 +4,9 @@ The services in ``customers.services`` (section "CSV import") read the stored te
 functions, fill a :class:`References` set-based for each chunk of rows, and ask
 :func:`check_references` about the rows that need the database (does the account exist? is the
 owner a CSM?). Keeping every rule here means the preview, the apply step and any later importer
-judge a row the same way.
+judge a row the same way. What a single value may look like is not decided here: each column is
+read by the ingest API's parser for that field (customers.ingest.fields), so a file and an API
+call are held to one rule.
 
 Row numbers are the ones a spreadsheet shows: the header is row 1, the first data row is row 2,
 and blank lines still count, so "row 7" is where the user finds it in Excel.
@@ -16,31 +18,23 @@ import codecs
 import csv
 import datetime as dt
 import io
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
-
-from customers.models import MRR_LIMIT, ImportKind, LifecycleStage, Locale, RevenueKind
+from customers.ingest import fields
+from customers.ingest.results import ItemError
+from customers.models import ImportKind, LifecycleStage, RevenueKind
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 PREVIEW_ROWS = 20
 # Past this many errors a file is broken rather than dirty: importing "the valid rest" of it
 # would surprise its owner, so the import is blocked until the file is fixed.
 MAX_ERRORS = 10_000
-CENT = Decimal("0.01")
 
 TRAIT_PREFIXES = ("traits.", "trait:")
-TRUE_WORDS = {"true", "yes", "y", "1", "t"}
-FALSE_WORDS = {"false", "no", "n", "0", "f"}
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
-CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
 
 class ImportFileError(ValueError):
@@ -74,17 +68,6 @@ SPECS: dict[str, KindSpec] = {
     ImportKind.REVENUE: KindSpec(
         required=("account", "effective_at", "mrr"), optional=("id", "kind", "plan")
     ),
-}
-
-MAX_LENGTHS = {
-    "id": 255,
-    "account": 255,
-    "name": 255,
-    "domain": 255,
-    "plan": 100,
-    "role": 120,
-    "email": 254,
-    "owner_email": 254,
 }
 
 
@@ -276,117 +259,45 @@ Clean = dict[str, Any]
 Problem = tuple[str, str]  # (column, message)
 
 
-def _text(values: dict[str, str], column: str, clean: Clean, problems: list[Problem]) -> None:
-    value = values.get(column, "")
-    if not value:
-        return
-    limit = MAX_LENGTHS.get(column)
-    if limit and len(value) > limit:
-        problems.append((column, f"is {len(value)} characters long; at most {limit} fit"))
-        return
-    clean[column] = value
-
-
-def parse_date(value: str) -> dt.date:
-    if DATE_RE.match(value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ValueError(f"“{value}” is not a date; use YYYY-MM-DD, e.g. 2025-01-31")
-
-
-def parse_moment(value: str) -> dt.datetime:
-    """A date (midnight UTC) or an ISO 8601 date-time; without an offset it is read as UTC."""
-    if DATE_RE.match(value):
-        return dt.datetime.combine(parse_date(value), dt.time(), tzinfo=dt.UTC)
-    if DATETIME_RE.match(value):
-        try:
-            moment = dt.datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            if moment.tzinfo is None:
-                return moment.replace(tzinfo=dt.UTC)
-            try:
-                return moment.astimezone(dt.UTC)
-            except OverflowError:
-                raise ValueError(f"“{value}” is outside the calendar's range in UTC") from None
-    raise ValueError(
-        f"“{value}” is not a date or date-time; use YYYY-MM-DD or an ISO 8601 date-time "
-        "such as 2025-01-31T09:30:00Z"
-    )
-
-
-def parse_amount(value: str) -> Decimal:
-    if not AMOUNT_RE.match(value):
-        raise ValueError(f"“{value}” is not an amount; write digits with a dot, e.g. 1499.50")
-    try:
-        amount = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-    except InvalidOperation:
-        raise ValueError(f"“{value}” is not an amount") from None
-    if amount < 0:
-        raise ValueError(f"cannot be negative (got {value})")
-    if amount >= MRR_LIMIT:
-        raise ValueError(f"{value} is too large")
-    return amount
-
-
-def parse_bool(value: str) -> bool:
-    lowered = value.lower()
-    if lowered in TRUE_WORDS:
-        return True
-    if lowered in FALSE_WORDS:
-        return False
-    raise ValueError(f"“{value}” is not yes or no; use true or false")
-
-
-def _choice(value: str, choices: type, what: str) -> str:
-    """Accept a choice's value or its label, in any case."""
-    lowered = value.lower().replace("_", "-")
-    for choice_value, label in choices.choices:
-        if lowered in (choice_value.lower(), str(label).lower()):
-            return choice_value
-    allowed = ", ".join(choices.values)
-    raise ValueError(f"“{value}” is not a known {what}; use one of {allowed}")
-
-
-def _parse_with(
-    values: dict[str, str],
-    column: str,
-    parser,
-    clean: Clean,
-    problems: list[Problem],
-) -> None:
-    value = values.get(column, "")
-    if not value:
-        return
-    try:
-        clean[column] = parser(value)
-    except ValueError as exc:
-        problems.append((column, str(exc)))
+# Each column's parser: the ingest API's own (customers.ingest.fields), so a value means the
+# same whichever way it comes in. A cell is a string; an empty cell is never parsed.
+Parser = Callable[[str, str], Any]
+COLUMN_PARSERS: dict[str, dict[str, Parser]] = {
+    ImportKind.ACCOUNTS: {
+        "id": fields.external_id,
+        "name": partial(fields.text, max_length=255),
+        "domain": fields.domain,
+        "plan": partial(fields.text, max_length=100),
+        "currency": fields.currency,
+        "owner_email": fields.email,
+        "stage": partial(fields.choice, choices=LifecycleStage, what="lifecycle stage"),
+        "renewal_date": fields.renewal_date,
+    },
+    ImportKind.CONTACTS: {
+        "id": fields.external_id,
+        "account": fields.external_id,
+        "email": fields.email,
+        "name": partial(fields.text, max_length=255),
+        "role": partial(fields.text, max_length=120),
+        "locale": fields.locale,
+        "birthday": fields.birthday,
+        "do_not_survey": fields.boolean,
+    },
+    ImportKind.REVENUE: {
+        "id": fields.external_id,
+        "account": fields.external_id,
+        "effective_at": fields.moment,
+        "mrr": fields.amount,
+        "kind": partial(fields.choice, choices=RevenueKind, what="kind of revenue change"),
+        "plan": partial(fields.text, max_length=100),
+    },
+}
 
 
 def _require(values: dict[str, str], columns: Iterable[str], problems: list[Problem]) -> None:
     for column in columns:
         if not values.get(column):
             problems.append((column, "is required"))
-
-
-def _email(value: str) -> str:
-    value = value.lower()
-    try:
-        validate_email(value)
-    except ValidationError:
-        raise ValueError(f"“{value}” is not an email address") from None
-    return value
-
-
-def _currency(value: str) -> str:
-    value = value.upper()
-    if not CURRENCY_RE.match(value):
-        raise ValueError(f"“{value}” is not a three-letter currency code such as USD or EUR")
-    return value
 
 
 def parse_row(kind: str, record: Record) -> tuple[Clean, list[Problem]]:
@@ -396,45 +307,21 @@ def parse_row(kind: str, record: Record) -> tuple[Clean, list[Problem]]:
     problems: list[Problem] = []
     spec = spec_for(kind)
     _require(values, spec.required, problems)
-    if kind == ImportKind.ACCOUNTS:
-        for column in ("id", "name", "plan"):
-            _text(values, column, clean, problems)
-        _parse_with(values, "domain", _domain, clean, problems)
-        _parse_with(values, "currency", _currency, clean, problems)
-        _parse_with(values, "owner_email", _email, clean, problems)
-        _parse_with(
-            values,
-            "stage",
-            lambda v: _choice(v, LifecycleStage, "lifecycle stage"),
-            clean,
-            problems,
-        )
-        _parse_with(values, "renewal_date", parse_date, clean, problems)
+    for column, parser in COLUMN_PARSERS[kind].items():
+        value = values.get(column, "")
+        if not value:
+            continue
+        try:
+            clean[column] = parser(value, column)
+        except ItemError as error:
+            problems.append((column, error.reason))
+    if spec.traits:
         traits = {key[7:]: value for key, value in values.items() if key.startswith("traits.")}
         traits = {key: value for key, value in traits.items() if value}
         if traits:
             clean["traits"] = traits
-    elif kind == ImportKind.CONTACTS:
-        for column in ("id", "account", "name", "role"):
-            _text(values, column, clean, problems)
-        _parse_with(values, "email", _email, clean, problems)
-        _parse_with(values, "locale", lambda v: _choice(v, Locale, "language"), clean, problems)
-        _parse_with(values, "birthday", parse_date, clean, problems)
-        _parse_with(values, "do_not_survey", parse_bool, clean, problems)
-    elif kind == ImportKind.REVENUE:
-        for column in ("id", "account", "plan"):
-            _text(values, column, clean, problems)
-        _parse_with(values, "effective_at", parse_moment, clean, problems)
-        _parse_with(values, "mrr", parse_amount, clean, problems)
-        _parse_with(
-            values,
-            "kind",
-            lambda v: _choice(v, RevenueKind, "kind of revenue change"),
-            clean,
-            problems,
-        )
-        if clean.get("kind") == RevenueKind.CANCELLED and clean.get("mrr", 0) != 0:
-            problems.append(("mrr", "a cancellation sets MRR to 0"))
+    if clean.get("kind") == RevenueKind.CANCELLED and clean.get("mrr", 0) != 0:
+        problems.append(("mrr", "a cancellation sets MRR to 0"))
     if record.extra_cells:
         problems.append(
             (
@@ -446,15 +333,6 @@ def parse_row(kind: str, record: Record) -> tuple[Clean, list[Problem]]:
     # A problem in a column means that column is missing from ``clean``; duplicate and
     # reference checks look only at what parsed.
     return clean, problems
-
-
-def _domain(value: str) -> str:
-    value = value.lower().removeprefix("https://").removeprefix("http://").rstrip("/")
-    if not value or any(char.isspace() for char in value) or "/" in value:
-        raise ValueError(f"“{value}” is not a domain such as example.com")
-    if len(value) > MAX_LENGTHS["domain"]:
-        raise ValueError(f"is longer than {MAX_LENGTHS['domain']} characters")
-    return value
 
 
 class DuplicateCheck:

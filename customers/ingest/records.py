@@ -59,15 +59,15 @@ def _account_parse(raw: Any) -> tuple[str, dict[str, Any], str | None]:
     if "name" in item:
         values["name"] = fields.text(item["name"], "name", max_length=255, required=True)
     if "domain" in item:
-        values["domain"] = fields.text(item["domain"], "domain", max_length=255).lower()
+        values["domain"] = fields.domain(item["domain"], "domain")
     if "plan" in item:
         values["plan"] = fields.text(item["plan"], "plan", max_length=100)
     if "currency" in item:
         values["currency"] = fields.currency(item["currency"], "currency")
     if "stage" in item:
-        values["stage"] = fields.choice(item["stage"], "stage", LifecycleStage.values)
+        values["stage"] = fields.choice(item["stage"], "stage", LifecycleStage, "lifecycle stage")
     if "renewal_date" in item:
-        values["renewal_date"] = fields.date(item["renewal_date"], "renewal_date")
+        values["renewal_date"] = fields.renewal_date(item["renewal_date"], "renewal_date")
     if "traits" in item:
         values["traits"] = fields.checked_json(item["traits"], "traits")
     if "card_exp_month" in item:
@@ -78,7 +78,7 @@ def _account_parse(raw: Any) -> tuple[str, dict[str, Any], str | None]:
         values["card_exp_year"] = fields.card_year(item["card_exp_year"], "card_exp_year")
     owner = None
     if "owner_email" in item:
-        owner = fields.email(item["owner_email"], "owner_email").lower()
+        owner = fields.email(item["owner_email"], "owner_email")
         if not owner:
             values["owner_id"] = None
     return external, values, owner or None
@@ -221,7 +221,7 @@ def _contact_parse(raw: Any) -> tuple[str, str | None, dict[str, Any]]:
     if "locale" in item:
         values["locale"] = fields.locale(item["locale"], "locale")
     if "birthday" in item:
-        values["birthday"] = fields.date(item["birthday"], "birthday")
+        values["birthday"] = fields.birthday(item["birthday"], "birthday")
     if "do_not_survey" in item:
         values["do_not_survey"] = fields.boolean(item["do_not_survey"], "do_not_survey")
     if "traits" in item:
@@ -313,13 +313,13 @@ def _ticket_parse(raw: Any) -> tuple[str, str | None, str | None, dict[str, Any]
     if "subject" in item:
         values["subject"] = fields.text(item["subject"], "subject", max_length=500, required=True)
     if "priority" in item:
-        values["priority"] = fields.choice(item["priority"], "priority", TicketPriority.values)
+        values["priority"] = fields.choice(item["priority"], "priority", TicketPriority, "priority")
     if "opened_at" in item:
         values["opened_at"] = fields.moment(item["opened_at"], "opened_at")
     if "closed_at" in item:
         values["closed_at"] = fields.optional_moment(item["closed_at"], "closed_at")
     if "status" in item:
-        values["status"] = fields.choice(item["status"], "status", TicketStatus.values)
+        values["status"] = fields.choice(item["status"], "status", TicketStatus, "ticket status")
     if values.get("status") == TicketStatus.OPEN and values.get("closed_at"):
         raise ItemError("closed_at", "an open ticket has no closed_at")
     account = fields.optional_external_id(item.get("account"), "account")

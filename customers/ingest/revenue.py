@@ -31,7 +31,7 @@ def _revenue_parse(raw: Any) -> tuple[str, str, dict[str, Any]]:
         "kind": None,
     }
     if item.get("kind") is not None:
-        values["kind"] = fields.choice(item["kind"], "kind", RevenueKind.values)
+        values["kind"] = fields.choice(item["kind"], "kind", RevenueKind, "kind of revenue change")
     if item.get("currency") is not None:
         values["currency"] = fields.currency(item["currency"], "currency")
     return external, account, values

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import db
+from core.parsing import ascii_int
 from customers.models import Contact
 from surveys.models import (
     SCALES,
@@ -57,11 +58,8 @@ class Answer:
 
 
 def _parse_int(raw, low: int, high: int) -> int | None:
-    try:
-        value = int(str(raw).strip())
-    except (TypeError, ValueError):
-        return None
-    return value if low <= value <= high else None
+    value = ascii_int(raw)  # ASCII digits only: int() takes "١" and "1_0", isdigit() "²"
+    return value if value is not None and low <= value <= high else None
 
 
 def answer_parse(*, survey: Survey, data, with_score: bool, with_comment: bool) -> Answer:

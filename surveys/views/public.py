@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.parsing import ascii_int
 from surveys.models import SCALES, Invitation, Response, SurveyKind
 from surveys.services import (
     LinkGone,
@@ -150,10 +151,7 @@ def _closed(request, invitation: Invitation, language: str, *, post: bool) -> Ht
 
 
 def _int_or_none(raw) -> int | None:
-    try:
-        return int(str(raw))
-    except (TypeError, ValueError):
-        return None
+    return ascii_int(raw, signed=True)
 
 
 def _scale(

@@ -189,8 +189,29 @@ def test_a_timestamp_past_the_calendars_edge_in_utc_is_refused_and_the_rest_land
     assert list(RevenueChange.objects.values_list("external_id", flat=True)) == ["ok"]
 
 
-@pytest.mark.parametrize("mrr", ["1e30", 1e300, "1e999999999", "-1e30", "1000000000000"])
-def test_an_absurd_mrr_is_refused_with_its_field_and_the_rest_land(client, key, acme, mrr):
+@pytest.mark.parametrize(
+    ("mrr", "reason"),
+    [
+        (
+            "1e30",
+            "'1e30' is not an amount; write digits with at most two decimals after a dot, e.g. 1499.50",
+        ),
+        (
+            1e300,
+            "'1e+300' is not an amount; write digits with at most two decimals after a dot, e.g. 1499.50",
+        ),
+        (
+            "1e999999999",
+            "'1e999999999' is not an amount; write digits with at most two decimals after a dot, e.g. 1499.50",
+        ),
+        (
+            "-1e30",
+            "'-1e30' is not an amount; write digits with at most two decimals after a dot, e.g. 1499.50",
+        ),
+        ("1000000000000", "must be below 1,000,000,000,000"),
+    ],
+)
+def test_an_absurd_mrr_is_refused_with_its_field_and_the_rest_land(client, key, acme, mrr, reason):
     body = {
         "revenue": [
             {"id": "big", "account": "acme", "mrr": mrr, "effective_at": "2025-05-01T00:00:00Z"},
@@ -204,7 +225,7 @@ def test_an_absurd_mrr_is_refused_with_its_field_and_the_rest_land(client, key, 
     assert response.json() == {
         "accepted": 1,
         "duplicates": 0,
-        "rejected": [{"index": 0, "error": "mrr: must be below 1,000,000,000,000"}],
+        "rejected": [{"index": 0, "error": f"mrr: {reason}"}],
     }
     assert RevenueChange.objects.get().mrr == Decimal("99.50")
 

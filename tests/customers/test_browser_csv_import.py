@@ -62,7 +62,7 @@ def test_rows_with_errors_need_the_skip_box_ticked(page, login, make_user):
 
     errors = page.locator("table.import-errors")
     expect(errors.get_by_role("row").nth(1)).to_contain_text("3")
-    expect(errors).to_contain_text("“prospect” is not a known lifecycle stage")
+    expect(errors).to_contain_text("'prospect' is not a known lifecycle stage")
     page.get_by_role("button", name="Import 1 row").click()
     expect(page.get_by_role("alert")).to_contain_text("Tick “Skip 1 rows with errors”")
     assert not Account.objects.exists()

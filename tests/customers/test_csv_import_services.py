@@ -260,7 +260,7 @@ def test_a_contact_imported_without_a_language_has_none_and_an_update_keeps_its_
     ("cells", "column", "fragment"),
     [
         ("c-1,acc-404,,,,,,", "account", "no account has the id “acc-404”"),
-        ("c-1,acc-1,,,,fr,,", "locale", "“fr” is not a known language"),
+        ("c-1,acc-1,,,,fr,,", "locale", "'fr' is not a known language"),
         ("c-1,acc-1,bad@,,,,,", "email", "is not an email address"),
         ("c-1,acc-1,,,,,17.05.1980,", "birthday", "is not a date"),
     ],

@@ -152,9 +152,10 @@ def test_each_bad_account_is_refused_with_its_field_while_the_rest_land(make_use
         0: "name: is required for a new account",
         1: "owner_email: no active CSM or admin has 'nobody@example.com'",
         2: "owner_email: no active CSM or admin has 'viewer@example.com'",
-        3: "stage: must be one of awareness, conversion, purchase, onboarding, renewal, loyalty",
-        4: "renewal_date: '31/12/2026' is not a date like 2025-12-31",
-        5: "currency: must be a three-letter ISO 4217 code such as EUR",
+        3: "stage: 'happy' is not a known lifecycle stage; use one of awareness, conversion, "
+        "purchase, onboarding, renewal, loyalty",
+        4: "renewal_date: '31/12/2026' is not a date; use YYYY-MM-DD, e.g. 2025-01-31",
+        5: "currency: 'euro' is not a three-letter currency code such as USD or EUR",
         6: "card_exp_month: must be a whole number from 1 to 12",
         7: "name: cannot be empty",
         8: "traits: must be an object",
@@ -242,7 +243,7 @@ def test_each_bad_contact_is_refused_with_its_field():
         {"id": "c3", "account": "acme", "email": "not-an-email"},
         {"id": "c4", "account": "acme", "locale": "de-DE"},
         {"id": "c5", "account": "acme", "birthday": "April 1st"},
-        {"id": "c6", "account": "acme", "do_not_survey": "no"},
+        {"id": "c6", "account": "acme", "do_not_survey": "maybe"},
         {"id": "opted-out", "do_not_survey": False},
         {"id": "c7", "account": "acme", "name": SCRIPT, "locale": "zh-Hans-CN"},
     ]
@@ -254,9 +255,9 @@ def test_each_bad_contact_is_refused_with_its_field():
         0: "account: is required for a new contact",
         1: "account: unknown account 'ghost'",
         2: "email: 'not-an-email' is not an email address",
-        3: "locale: 'de-DE' is not supported; use one of en, nb, sv, zh-hans, ru",
-        4: "birthday: 'April 1st' is not a date like 2025-12-31",
-        5: "do_not_survey: must be true or false",
+        3: "locale: 'de-DE' is not a known language; use one of en, nb, sv, zh-hans, ru",
+        4: "birthday: 'April 1st' is not a date; use YYYY-MM-DD, e.g. 2025-01-31",
+        5: "do_not_survey: 'maybe' is not true or false (yes/no and 1/0 work too)",
         6: "do_not_survey: a contact's opt-out is lifted only in Tenure itself",
     }
     c7 = Contact.objects.get(external_id="c7")
@@ -344,10 +345,10 @@ def test_revenue_is_converted_at_entry_and_bad_changes_are_refused_with_their_fi
     assert errors_of(result) == {
         1: "currency: No exchange rate from SEK to USD on or before 2025-02-01.",
         2: "currency: the account is billed in NOK; send MRR in it",
-        3: "mrr: MRR cannot be negative.",
+        3: "mrr: cannot be negative (got -1)",
         4: "effective_at: must carry a timezone offset, e.g. 2025-05-01T12:00:00Z",
         5: "id: is required",
-        6: "mrr: 'lots' is not a number",
+        6: "mrr: 'lots' is not an amount; write digits with at most two decimals after a dot, e.g. 1499.50",
         7: "mrr: A cancellation sets MRR to 0.",
         8: "account: unknown account 'ghost'",
     }
@@ -524,7 +525,7 @@ def test_reopening_clears_closed_at_and_bad_tickets_are_refused_with_their_field
         2: "account: is required for a new ticket",
         3: "closed_at: is before opened_at",
         4: "contact: 'beta-person' belongs to another account",
-        5: "priority: must be one of low, normal, high, urgent",
+        5: "priority: 'meh' is not a known priority; use one of low, normal, high, urgent",
         6: "closed_at: an open ticket has no closed_at",
     }
     ticket = Ticket.objects.get()
