@@ -37,6 +37,13 @@ app.conf.beat_schedule = {
         "schedule": 5 * 60,
         "options": {"expires": 5 * 60 - 10},
     },
+    # Segment messages parked for an account or contact that did not exist yet: apply those
+    # whose record has appeared (through the API, an import, the admin), give up the old ones.
+    "customers-sweep-parked-messages": {
+        "task": "customers.tasks.sweep_parked_messages",
+        "schedule": 10 * 60,
+        "options": {"expires": 10 * 60 - 10},
+    },
     "surveys-send-due-invitations": {
         "task": "surveys.tasks.send_due_invitations",
         "schedule": 60,

@@ -1,8 +1,10 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from accounts.forms import AdminLoginForm
 from config.views import healthz
+from customers.api import not_found as api_not_found
+from customers.api import segment_http_api_urlpatterns
 from metrics.views import home
 
 admin.site.site_header = "Tenure administration"
@@ -19,5 +21,9 @@ urlpatterns = [
     path("loyalty/", include("loyalty.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("customers.api")),
+    # Segment's HTTP API paths, where its libraries post when given only this site as host.
+    path("v1/", include((segment_http_api_urlpatterns, "segment-v1"))),
+    # Anything else under /api/ or /v1/ is a JSON 404, never the HTML page or a slash redirect.
+    re_path(r"^(?:api|v1)(?:/|$)", api_not_found),
     path("healthz", healthz, name="healthz"),
 ]

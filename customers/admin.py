@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from customers import services
 from customers.models import (
@@ -8,6 +10,7 @@ from customers.models import (
     ExchangeRate,
     ImportJob,
     Note,
+    ParkedMessage,
     RevenueChange,
     Ticket,
 )
@@ -124,6 +127,52 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("content")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ParkedMessage)
+class ParkedMessageAdmin(admin.ModelAdmin):
+    """Read-only: Segment messages answered 200 and kept until the account or contact they
+    name exists (applied ones leave the list; given-up ones stay, with why)."""
+
+    list_display = [
+        "kind",
+        "waiting_for",
+        "reason",
+        "age",
+        "attempts",
+        "last_tried_at",
+        "given_up_at",
+    ]
+    list_filter = ["kind", "waiting_kind", ("given_up_at", admin.EmptyFieldListFilter)]
+    search_fields = ["waiting_id", "message_id"]
+    readonly_fields = [
+        "source",
+        "kind",
+        "message_id",
+        "message",
+        "reason",
+        "waiting_kind",
+        "waiting_id",
+        "received_at",
+        "attempts",
+        "last_tried_at",
+        "given_up_at",
+    ]
+    show_full_result_count = False
+
+    @admin.display(description="waiting for", ordering="waiting_id")
+    def waiting_for(self, obj: ParkedMessage) -> str:
+        return f"{obj.waiting_kind} {obj.waiting_id}"
+
+    @admin.display(description="age", ordering="received_at")
+    def age(self, obj: ParkedMessage) -> str:
+        return timesince(obj.received_at, timezone.now())
 
     def has_add_permission(self, request):
         return False

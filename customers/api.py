@@ -9,10 +9,17 @@ models below describe the bodies in the OpenAPI document.
 Authentication: ``Authorization: Bearer <key>``. The Segment-compatible endpoints under
 ``/api/v1/segment/`` also take HTTP Basic auth with the key as user name, as Segment sends it.
 A key in the query string is refused: URLs end up in logs.
+
+Segment's own HTTP API paths (``/v1/batch``, ``/v1/identify``, ``/v1/track``, ``/v1/group``)
+are served at the site's root, where the official libraries post when given only a host, and
+under ``/api/v1/segment/`` (docs/segment.md). Every path is served with and without a trailing
+slash, and everything under ``/api/`` answers JSON, a 404 and a 405 included.
 """
 
 from __future__ import annotations
 
+import functools
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +27,9 @@ import orjson
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, path
+from django.views.decorators.csrf import csrf_exempt
 from ninja import Field, NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBasicAuth, HttpBearer
@@ -82,6 +91,16 @@ class IngestResultOut(Schema):
     accepted: int = Field(description="Items created or changed.")
     duplicates: int = Field(description="Items already there, unchanged (a replay).")
     rejected: list[RejectedOut]
+
+
+class SegmentResultOut(IngestResultOut):
+    parked: int = Field(
+        description=(
+            "Messages kept because the account or contact they name does not exist yet (a new "
+            "user's identify before its group): applied when it appears, given up after 30 "
+            "days. Nothing answered 200 is lost; rejected lists only what can never be applied."
+        )
+    )
 
 
 class ErrorOut(Schema):
@@ -217,10 +236,13 @@ RESPONSES = {
     200: IngestResultOut,
     400: ErrorOut,
     401: ErrorOut,
+    411: ErrorOut,
     413: ErrorOut,
+    415: ErrorOut,
     422: ErrorOut,
     503: ErrorOut,
 }
+SEGMENT_RESPONSES = {**RESPONSES, 200: SegmentResultOut}
 
 api = IngestAPI(
     title="Tenure ingest API",
@@ -240,9 +262,13 @@ api = IngestAPI(
 )
 
 
+def _is_segment(request: HttpRequest) -> bool:
+    return request.path.startswith("/v1/") or request.path.startswith("/api/v1/segment")
+
+
 @api.exception_handler(AuthenticationError)
 def _unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    if "/segment/" in request.path:
+    if _is_segment(request):
         detail = (
             "Missing, unknown or revoked API key. Send it as HTTP Basic auth: the key as the "
             "user name and an empty password (or as Authorization: Bearer <key>)."
@@ -271,7 +297,23 @@ def _too_large(what: str) -> HttpError:
     )
 
 
-def _read_json(request: HttpRequest) -> Any:
+def _read_raw(request: HttpRequest) -> bytes:
+    """The body as sent, at most MAX_BODY_BYTES. A chunked body has no Content-Length: a WSGI
+    server that de-chunks it (gunicorn) says so with ``wsgi.input_terminated`` and the input
+    is read to its end; under ASGI the body is already whole."""
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    environ = getattr(request, "environ", None)
+    if chunked and environ is not None and not request.META.get("CONTENT_LENGTH"):
+        if not environ.get("wsgi.input_terminated"):
+            raise HttpError(
+                411,
+                "This server cannot read a chunked body: send a Content-Length header (or "
+                "run Tenure behind gunicorn, which reads chunked bodies).",
+            )
+        body = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise _too_large("The chunked body is larger than that")
+        return body
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -284,6 +326,39 @@ def _read_json(request: HttpRequest) -> Any:
         raise _too_large("The body is too large") from None
     if len(body) > MAX_BODY_BYTES:
         raise _too_large(f"The body is {len(body):,} bytes")
+    return body
+
+
+# zlib's window bits: 16 + MAX_WBITS reads gzip, MAX_WBITS zlib-wrapped deflate.
+CONTENT_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}
+CONTENT_ENCODINGS["deflate"] = zlib.MAX_WBITS
+
+
+def _decoded(request: HttpRequest, body: bytes) -> bytes:
+    """The body with its Content-Encoding (gzip, as Segment's Python library sends with
+    gzip=True, or deflate) undone. The decompressed size has the same limit as a plain body,
+    checked while inflating: a small gzip bomb gets a 413 without ever being held whole."""
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in CONTENT_ENCODINGS:
+        raise HttpError(
+            415, f"Content-Encoding {encoding[:20]!r} is not supported: send gzip or none."
+        )
+    inflater = zlib.decompressobj(CONTENT_ENCODINGS[encoding])
+    try:
+        inflated = inflater.decompress(body, MAX_BODY_BYTES + 1)
+    except zlib.error as error:
+        raise HttpError(400, f"The body is not valid {encoding} data ({error}).") from None
+    if len(inflated) > MAX_BODY_BYTES or inflater.unconsumed_tail:
+        raise _too_large(f"Decompressed, the {encoding} body is larger than that")
+    if not inflater.eof:
+        raise HttpError(400, f"The {encoding} body is cut short.")
+    return inflated
+
+
+def _read_json(request: HttpRequest) -> Any:
+    body = _decoded(request, _read_raw(request))
     if not body.strip():
         raise HttpError(400, "The body is empty: send a JSON object.")
     try:
@@ -412,7 +487,7 @@ def _segment_single(request: HttpRequest, kind: str | None) -> HttpResponse:
 
 @segment.post(
     "",
-    response=RESPONSES,
+    response=SEGMENT_RESPONSES,
     openapi_extra=_body(SegmentMessage),
     summary="Segment webhook: any one identify, group or track message, by its type",
 )
@@ -423,9 +498,10 @@ def segment_any(request: HttpRequest) -> HttpResponse:
 
 @segment.post(
     "/identify",
-    response=RESPONSES,
+    response=SEGMENT_RESPONSES,
     openapi_extra=_body(SegmentMessage),
     summary="Segment identify: create or update a contact",
+    description="Also served as /v1/identify, at the site's root and under /api/v1/segment/.",
 )
 def segment_identify(request: HttpRequest) -> HttpResponse:
     return _segment_single(request, "identify")
@@ -433,9 +509,10 @@ def segment_identify(request: HttpRequest) -> HttpResponse:
 
 @segment.post(
     "/group",
-    response=RESPONSES,
+    response=SEGMENT_RESPONSES,
     openapi_extra=_body(SegmentMessage),
     summary="Segment group: create or update an account",
+    description="Also served as /v1/group, at the site's root and under /api/v1/segment/.",
 )
 def segment_group(request: HttpRequest) -> HttpResponse:
     return _segment_single(request, "group")
@@ -443,9 +520,10 @@ def segment_group(request: HttpRequest) -> HttpResponse:
 
 @segment.post(
     "/track",
-    response=RESPONSES,
+    response=SEGMENT_RESPONSES,
     openapi_extra=_body(SegmentMessage),
     summary="Segment track: store a usage event",
+    description="Also served as /v1/track, at the site's root and under /api/v1/segment/.",
 )
 def segment_track(request: HttpRequest) -> HttpResponse:
     return _segment_single(request, "track")
@@ -453,9 +531,13 @@ def segment_track(request: HttpRequest) -> HttpResponse:
 
 @segment.post(
     "/batch",
-    response=RESPONSES,
+    response=SEGMENT_RESPONSES,
     openapi_extra=_body(SegmentBatch),
     summary="Segment batch: identify, group and track messages together",
+    description=(
+        "Also served as /v1/batch, at the site's root and under /api/v1/segment/: where "
+        "Segment's Python and Node libraries post when given only the host."
+    ),
 )
 def segment_batch(request: HttpRequest) -> HttpResponse:
     data = _read_object(request, '{"batch": [...]}')
@@ -476,8 +558,76 @@ api.add_router("/segment/", segment)
 # Included from config/urls.py. The API authenticates every request by key, not by session,
 # so it is exempt from the login wall (and, being ninja, from CSRF); the docs and schema keep
 # their own login_required.
+#
+# Every path answers with and without its trailing slash (no APPEND_SLASH redirect, which a
+# POST cannot follow), and what Django would answer as an HTML 404 or 405 is JSON here.
+
+SEGMENT_HTTP_API = ("batch", "identify", "track", "group")  # Segment's /v1/<call> paths
+
+
+def _json_errors(view: Callable) -> Callable:
+    """Ninja answers a wrong method with a bare 405 and its root raises Http404: say both in
+    JSON, keeping the Allow header."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:
+            return not_found(request)
+        if response.status_code == 405 and "json" not in response.get("Content-Type", ""):
+            allowed = response.get("Allow", "")
+            answer = _json(
+                {"detail": f"{request.method} is not allowed here; use {allowed}."}, status=405
+            )
+            answer["Allow"] = allowed
+            return answer
+        return response
+
+    return login_not_required(wrapper)
+
+
+@csrf_exempt
+@login_not_required
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Any other path under /api/ (and /v1/): a JSON 404 rather than the site's HTML page."""
+    return _json(
+        {
+            "detail": f"No API endpoint at {request.path}. The endpoints and their paths are "
+            "listed at /api/v1/docs."
+        },
+        status=404,
+    )
+
+
+def _both_spellings(patterns: list[URLPattern]) -> list[URLPattern]:
+    spelled = []
+    for pattern in patterns:
+        spelled.append(pattern)
+        route = str(pattern.pattern)
+        if route:
+            other = route[:-1] if route.endswith("/") else f"{route}/"
+            spelled.append(path(other, pattern.callback))  # unnamed: reverse() gives one
+    return spelled
+
+
+_ninja_patterns = [path(str(p.pattern), _json_errors(p.callback), name=p.name) for p in api.urls[0]]
+_callbacks = {str(p.pattern): p.callback for p in _ninja_patterns}
 
 app_name = "api-v1"
-urlpatterns = [pattern for pattern in api.urls[0]]
-for _pattern in urlpatterns:
-    login_not_required(_pattern.callback)
+urlpatterns = _both_spellings(
+    [
+        *_ninja_patterns,
+        # Segment's Python library appends /v1/batch to its host, so a host of
+        # https://…/api/v1/segment posts here.
+        *(
+            path(f"segment/v1/{call}", _callbacks[f"segment/{call}"], name=f"segment-v1-{call}")
+            for call in SEGMENT_HTTP_API
+        ),
+    ]
+)
+# At the site's root (config/urls.py mounts these at /v1/): where both official libraries
+# post when their host is just the site, as it is for Segment's own api.segment.io.
+segment_http_api_urlpatterns = _both_spellings(
+    [path(call, _callbacks[f"segment/{call}"], name=call) for call in SEGMENT_HTTP_API]
+)

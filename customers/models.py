@@ -396,3 +396,50 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} import {self.filename}"
+
+
+class ParkedMessage(models.Model):
+    """A Segment message answered 200 that could not be applied yet: the account or contact it
+    names is not known (yet). Segment clients never resend what got a 200, and they send a new
+    user's ``identify`` before the ``group`` that creates its account, so such a message is kept
+    here and applied when what it waits for appears (customers.ingest.parked). One that waits
+    longer than PARKED_MAX_AGE is given up, with its reason kept, never silently deleted."""
+
+    class Waiting(models.TextChoices):
+        ACCOUNT = "account", "Account"
+        CONTACT = "contact", "Contact"
+
+    source = models.CharField(max_length=40, default="segment")
+    kind = models.CharField(max_length=20, help_text="identify, group or track")
+    message_id = models.CharField(max_length=255, blank=True, help_text="Segment's messageId.")
+    message = models.JSONField(help_text="The message as received (batch context merged in).")
+    reason = models.TextField(help_text="Why it could not be applied the last time it was tried.")
+    waiting_kind = models.CharField(max_length=10, choices=Waiting.choices)
+    waiting_id = models.CharField(max_length=255, help_text="The external id it waits for.")
+    received_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_tried_at = models.DateTimeField(null=True, blank=True)
+    given_up_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["waiting_kind", "waiting_id"],
+                condition=Q(given_up_at__isnull=True),
+                name="parked_waiting",
+            ),
+            models.Index(
+                fields=["received_at"],
+                condition=Q(given_up_at__isnull=True),
+                name="parked_pending_age",
+            ),
+            models.Index(
+                fields=["source", "message_id"],
+                condition=Q(given_up_at__isnull=True),
+                name="parked_pending_message",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} waiting for {self.waiting_kind} {self.waiting_id}"

@@ -16,6 +16,7 @@ from customers.imports.steps import (
     import_job_fail,
     import_job_validate,
 )
+from customers.ingest import parked
 from customers.models import Account, RevenueChange
 from customers.selectors import import_jobs_stalled
 from customers.services import accounts_refresh_revenue
@@ -102,3 +103,30 @@ def resume_stalled_imports() -> int:
     for job_id in writing:
         apply_import.delay(job_id)
     return len(checking) + len(writing)
+
+
+# --- parked Segment messages ---------------------------------------------------------------
+
+PARKED_TASK_OPTIONS = {
+    "acks_late": True,
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(**PARKED_TASK_OPTIONS)
+def apply_parked_messages(parked_ids: list[int]) -> dict[str, int]:
+    """Apply parked Segment messages whose account or contact has just been written. Rows
+    already applied (gone) or given up are skipped, so a re-run or a late duplicate is a
+    no-op; a database that stays down through the retries leaves them to the sweep."""
+    return parked.apply(ids=parked_ids)
+
+
+@shared_task(**PARKED_TASK_OPTIONS)
+def sweep_parked_messages() -> dict[str, int]:
+    """Beat: apply the parked messages whose account or contact appeared some other way, and
+    give up (keeping them, with why) those waiting longer than parked.PARKED_MAX_AGE."""
+    return parked.sweep()

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core import db
 from customers.ingest import fields
-from customers.ingest.results import IngestResult, ItemError, Outcome
+from customers.ingest.results import IngestResult, ItemError, Outcome, Waiting
 from customers.models import (
     Account,
     Contact,
@@ -99,14 +99,20 @@ def events_write(outcome: Outcome, items: Sequence[Any], source: str) -> None:
         contact_id = contact_account = None
         if contact_ext is not None:
             if contact_ext not in contacts:
-                outcome.reject(index, ItemError("contact", f"unknown contact {contact_ext!r}"))
+                unknown = f"unknown contact {contact_ext!r}"
+                outcome.reject(
+                    index, Waiting("contact", unknown, kind="contact", external_id=contact_ext)
+                )
                 continue
             contact_id, contact_account, _ = contacts[contact_ext]
         if account_ext is None:
             account_id = contact_account
         else:
             if account_ext not in accounts:
-                outcome.reject(index, ItemError("account", f"unknown account {account_ext!r}"))
+                unknown = f"unknown account {account_ext!r}"
+                outcome.reject(
+                    index, Waiting("account", unknown, kind="account", external_id=account_ext)
+                )
                 continue
             account_id = accounts[account_ext][0]
             if contact_id is not None and contact_account != account_id:

@@ -18,7 +18,7 @@ from accounts.roles import Role
 from core import db
 from customers import services
 from customers.ingest import fields
-from customers.ingest.results import IngestResult, ItemError, Outcome
+from customers.ingest.results import IngestResult, ItemError, Outcome, Waiting
 from customers.models import (
     Account,
     Contact,
@@ -141,7 +141,15 @@ def accounts_write(outcome: Outcome, items: Sequence[Any], source: str) -> None:
         account = state.get(external) or existing.get(external)
         if account is None:
             if "name" not in values:
-                outcome.reject(index, ItemError("name", "is required for a new account"))
+                outcome.reject(
+                    index,
+                    Waiting(
+                        "name",
+                        "is required for a new account",
+                        kind="account",
+                        external_id=external,
+                    ),
+                )
                 continue
             account = Account(
                 external_id=external, currency=settings.TENURE_BASE_CURRENCY, created_at=now
@@ -250,14 +258,20 @@ def contacts_write(outcome: Outcome, items: Sequence[Any]) -> None:
     for index, external, account, values in parsed:
         if account is not None:
             if account not in accounts:
-                outcome.reject(index, ItemError("account", f"unknown account {account!r}"))
+                error = Waiting(
+                    "account", f"unknown account {account!r}", kind="account", external_id=account
+                )
+                outcome.reject(index, error)
                 continue
             values = {**values, "account_id": accounts[account]}
         contact = state.get(external) or existing.get(external)
         is_new = contact is None
         if contact is None:
             if account is None:
-                outcome.reject(index, ItemError("account", "is required for a new contact"))
+                error = Waiting(
+                    "account", "is required for a new contact", kind="contact", external_id=external
+                )
+                outcome.reject(index, error)
                 continue
             contact = Contact(external_id=external, created_at=now)
         elif values.get("do_not_survey") is False and contact.do_not_survey:

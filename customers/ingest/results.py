@@ -18,6 +18,10 @@ class IngestResult(TypedDict):
     rejected: list[RejectedItem]
 
 
+class SegmentResult(IngestResult):
+    parked: int  # kept until the account or contact they name exists (ingest.parked)
+
+
 class ItemError(Exception):
     """One item is refused; the message always starts with the field it is about."""
 
@@ -27,11 +31,25 @@ class ItemError(Exception):
         self.reason = reason
 
 
+class Waiting(ItemError):
+    """The item names an account or contact that does not exist (yet). The plain batches
+    refuse it like any error; Segment messages are parked until ``waiting_for`` exists."""
+
+    def __init__(self, field: str, reason: str, *, kind: str, external_id: str) -> None:
+        super().__init__(field, reason)
+        self.waiting_for = (kind, external_id)
+
+    def renamed(self, field: str) -> Waiting:
+        kind, external_id = self.waiting_for
+        return Waiting(field, self.reason, kind=kind, external_id=external_id)
+
+
 class Outcome:
     """What happened to each item of a batch, by its index in the request."""
 
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
+    PARKED = "parked"
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -44,9 +62,16 @@ class Outcome:
     def duplicate(self, index: int) -> None:
         self.status[index] = self.DUPLICATE
 
+    def park(self, index: int) -> None:
+        self.errors.pop(index, None)
+        self.status[index] = self.PARKED
+
     def reject(self, index: int, error: ItemError) -> None:
         self.status.pop(index, None)
         self.errors[index] = error
+
+    def count(self, status: str) -> int:
+        return sum(1 for value in self.status.values() if value == status)
 
     def result(self) -> IngestResult:
         statuses = list(self.status.values())

@@ -12,7 +12,7 @@ from django.utils import timezone
 from customers.ingest import fields
 from customers.ingest.events import events_write
 from customers.ingest.records import accounts_write, contacts_write
-from customers.ingest.results import IngestResult, ItemError, Outcome
+from customers.ingest.results import ItemError, Outcome, SegmentResult, Waiting
 
 # Segment's spec (identify, group, track) mapped onto the batches above, so a team already
 # sending Segment data can point a webhook destination at Tenure.
@@ -129,11 +129,13 @@ def _segment_error(kind: str, error: ItemError) -> ItemError:
     if field is None:
         plain = kind == "event" or error.field in ("item", "traits")
         field = error.field if plain else f"traits.{error.field}"
+    if isinstance(error, Waiting):
+        return error.renamed(field)
     return ItemError(field, error.reason)
 
 
 @transaction.atomic
-def segment_ingest(*, messages: Sequence[Any], kind: str | None = None) -> IngestResult:
+def segment_ingest(*, messages: Sequence[Any], kind: str | None = None) -> SegmentResult:
     """Ingest Segment ``identify``, ``group`` and ``track`` messages (a batch may mix them).
 
     ``group`` upserts an account (and puts ``userId``, if given, in it); ``identify``
@@ -141,8 +143,28 @@ def segment_ingest(*, messages: Sequence[Any], kind: str | None = None) -> Inges
     the first time); ``track`` stores an event keyed by ``messageId``. Within a batch, groups
     are applied first, then identifies, then tracks, so one batch can introduce an account,
     its people and their events. ``kind`` forces the type for the single-call endpoints.
+
+    A message that names an account or contact not known yet is parked, not refused: Segment
+    clients count a 200 as delivered, and send a new user's identify before its group. It is
+    applied once that account or contact appears (see customers.ingest.parked).
     """
+    from customers.ingest import parked
+
+    outcome, known = segment_apply(messages, kind)
+    parked.park(outcome, messages, kind=kind, source=SEGMENT_SOURCE)
+    parked.wake(accounts=known["account"], contacts=known["contact"])
+    result = outcome.result()
+    return {**result, "parked": outcome.count(Outcome.PARKED)}
+
+
+def segment_apply(
+    messages: Sequence[Any], kind: str | None = None
+) -> tuple[Outcome, dict[str, set[str]]]:
+    """Write what can be written; the rest is refused in the outcome (a ``Waiting`` error
+    when it names an unknown account or contact). Also answers the external ids of the
+    accounts and contacts the messages wrote or found unchanged: they exist now."""
     outcome = Outcome(len(messages))
+    known: dict[str, set[str]] = {"account": set(), "contact": set()}
     plans: dict[str, list[tuple[int, Any]]] = {
         "account": [],
         "member": [],
@@ -178,7 +200,9 @@ def segment_ingest(*, messages: Sequence[Any], kind: str | None = None) -> Inges
             continue
         step = Outcome(len(planned))
         write(step, [item for _, item in planned])
-        for position, (index, _) in enumerate(planned):
+        for position, (index, item) in enumerate(planned):
+            if position not in step.errors and step_kind in known:
+                known[step_kind].add(str(item["id"]))
             if index in outcome.errors:
                 continue
             if position in step.errors:
@@ -187,4 +211,4 @@ def segment_ingest(*, messages: Sequence[Any], kind: str | None = None) -> Inges
                 outcome.accept(index)
             elif outcome.status.get(index) != Outcome.ACCEPTED:
                 outcome.duplicate(index)
-    return outcome.result()
+    return outcome, known

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from customers.models import Account, Contact, DailyUsage, UsageEvent
+from customers.models import Account, Contact, DailyUsage, ParkedMessage, UsageEvent
 from tests.customers.api_factories import SCRIPT, basic, make_account, make_key, post
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +64,7 @@ def test_group_identify_and_track_build_an_account_its_people_and_their_events(c
 
     for response in (group, identify, track):
         assert response.status_code == 200, response.content
-        assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+        assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": [], "parked": 0}
     acme = Account.objects.get()
     assert (acme.name, acme.domain, acme.plan, acme.traits) == (
         "Acme",
@@ -102,7 +102,7 @@ def test_a_redelivered_track_is_a_duplicate(client, auth):
     post(client, "/api/v1/segment/track", message, headers=auth)
     again = post(client, "/api/v1/segment/track", message, headers=auth)
 
-    assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+    assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": [], "parked": 0}
     assert DailyUsage.objects.get().count == 1
 
 
@@ -113,9 +113,6 @@ def test_a_refused_single_call_is_a_400_naming_segments_field(client, auth):
         {"anonymousId": "a-1", "traits": {"email": "x@example.com"}},
         headers=auth,
     )
-    no_account = post(
-        client, "/api/v1/segment/identify", {"userId": "u9", "traits": {}}, headers=auth
-    )
     no_message_id = post(
         client,
         "/api/v1/segment/track",
@@ -123,11 +120,24 @@ def test_a_refused_single_call_is_a_400_naming_segments_field(client, auth):
         headers=auth,
     )
 
-    assert [r.status_code for r in (anonymous, no_account, no_message_id)] == [400, 400, 400]
+    assert [r.status_code for r in (anonymous, no_message_id)] == [400, 400]
     assert anonymous.json()["detail"] == "userId: is required (anonymous users are not contacts)"
-    assert no_account.json()["detail"] == "context.groupId: is required for a new contact"
     assert no_message_id.json()["detail"].startswith("messageId: is required")
     assert not Contact.objects.exists() and not UsageEvent.objects.exists()
+    assert not ParkedMessage.objects.exists()
+
+
+def test_an_identify_for_a_user_not_known_yet_is_parked_not_refused(client, auth):
+    response = post(
+        client, "/api/v1/segment/identify", {"userId": "u9", "traits": {}}, headers=auth
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 0, "duplicates": 0, "rejected": [], "parked": 1}
+    parked = ParkedMessage.objects.get()
+    assert (parked.kind, parked.waiting_kind, parked.waiting_id) == ("identify", "contact", "u9")
+    assert parked.reason == "context.groupId: is required for a new contact"
+    assert not Contact.objects.exists()
 
 
 def test_a_batch_applies_groups_then_identifies_then_tracks_and_answers_per_message(client, auth):
@@ -161,15 +171,17 @@ def test_a_batch_applies_groups_then_identifies_then_tracks_and_answers_per_mess
                 "index": 4,
                 "error": "userId: or context.groupId is required to know whose event this is",
             },
-            {"index": 5, "error": "traits.name: is required for a new account"},
         ],
+        "parked": 1,  # the nameless group, until account "nameless" exists
     }
+    assert ParkedMessage.objects.get().reason == "traits.name: is required for a new account"
     contact = Contact.objects.get()
     assert (contact.account.external_id, contact.name) == ("acme", SCRIPT)
     assert UsageEvent.objects.get().contact == contact
 
     replay = post(client, "/api/v1/segment/batch", body, headers=auth)
     assert (replay.json()["accepted"], replay.json()["duplicates"]) == (0, 3)
+    assert replay.json()["parked"] == 1  # a message without messageId cannot be told apart
     assert UsageEvent.objects.count() == 1
 
 
