@@ -12,7 +12,7 @@ Why it is built this way (100k accounts give over a million invitations, and ``s
 has five minutes for everything):
 
 - **Rows, not model instances.** Each chunk of accounts is rendered as tuples and written by
-  the customers seeder's bulk sink (:func:`customers.demo.demo_sink`): binary ``COPY`` on
+  the customers seeder's bulk sink (:func:`demo.customers.demo_sink`): binary ``COPY`` on
   PostgreSQL, from a thread that loads one chunk while the next is rendered, into tables
   stripped of their indexes and foreign keys if they were empty; ``executemany`` on SQLite.
   Invitation and response ids are allocated by the sink, so answers, tags and follow-ups
@@ -46,8 +46,8 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, DateField, F, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Cast, TruncMonth
 
-from customers.demo import Batch, demo_sink, postgres_prepare
 from customers.models import Account, Contact, DailyUsage, Ticket, TicketStatus
+from demo.customers import Batch, demo_sink, postgres_prepare
 from surveys import metrics
 from surveys.models import (
     CLI_ITEMS,

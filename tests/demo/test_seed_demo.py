@@ -17,10 +17,7 @@ from django.db.models.functions import TruncDate
 
 from accounts.models import User
 from accounts.roles import Role
-from customers import demo
-from customers.demo import demo_flush, demo_seed
 from customers.ingest import BILLING_EVENT_TYPES
-from customers.management.commands import seed_demo
 from customers.models import (
     Account,
     Contact,
@@ -35,6 +32,9 @@ from customers.models import (
     UsageEvent,
 )
 from customers.services import revenue_change_record
+from demo import customers as customer_demo
+from demo.customers import demo_flush, demo_seed
+from demo.management.commands import seed_demo
 
 pytestmark = pytest.mark.django_db
 
@@ -122,8 +122,8 @@ def test_it_builds_what_was_asked_for():
     assert Contact.objects.count() == stats.contacts
     assert UsageEvent.objects.count() == stats.events
     assert DailyUsage.objects.count() == stats.daily_rows
-    assert UsageEvent.objects.exclude(source=demo.DEMO_SOURCE).count() == 0
-    assert not Account.objects.exclude(external_id__startswith=demo.DEMO_PREFIX).exists()
+    assert UsageEvent.objects.exclude(source=customer_demo.DEMO_SOURCE).count() == 0
+    assert not Account.objects.exclude(external_id__startswith=customer_demo.DEMO_PREFIX).exists()
     per_account = Contact.objects.values("account").annotate(n=Count("id"))
     assert {row["n"] for row in per_account} <= set(range(1, 9))
     assert UsageEvent.objects.filter(occurred_at__gte=NOW).count() == 0
@@ -139,7 +139,7 @@ def test_derived_revenue_equals_what_the_service_derives_for_every_account():
     """Replay each account's revenue history through ``revenue_change_record`` on a twin
     account: same inferred kinds, same base-currency amounts, same derived columns."""
     seed(accounts=40)
-    seeded = list(Account.objects.filter(external_id__startswith=demo.DEMO_PREFIX))
+    seeded = list(Account.objects.filter(external_id__startswith=customer_demo.DEMO_PREFIX))
     assert any(a.currency != "USD" and a.mrr > 0 for a in seeded)
     assert RevenueChange.objects.filter(kind="reactivated").exists()
     assert RevenueChange.objects.filter(kind="cancelled").exists()
@@ -305,8 +305,8 @@ def test_foreign_currency_accounts_have_exchange_rates():
 
 def test_the_csm_team_exists_with_unusable_passwords():
     seed(accounts=40)
-    csms = User.objects.filter(email__in=[email for email, _ in demo.CSMS])
-    assert csms.count() == len(demo.CSMS)
+    csms = User.objects.filter(email__in=[email for email, _ in customer_demo.CSMS])
+    assert csms.count() == len(customer_demo.CSMS)
     for user in csms:
         assert user.has_role(Role.CSM) and not user.is_staff
         assert not user.has_usable_password()
@@ -386,7 +386,7 @@ def test_bad_options_are_refused_by_name(args, flag):
 
 
 def test_a_failure_half_way_leaves_nothing_behind(monkeypatch):
-    real_render = demo._render
+    real_render = customer_demo._render
     calls = []
 
     def failing_render(*args, **kwargs):
@@ -395,7 +395,7 @@ def test_a_failure_half_way_leaves_nothing_behind(monkeypatch):
             raise RuntimeError("disk full")
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr(demo, "_render", failing_render)
+    monkeypatch.setattr(customer_demo, "_render", failing_render)
     with pytest.raises(RuntimeError, match="disk full"):
         seed(accounts=20, chunk_size=10)
     assert not Account.objects.exists()
@@ -426,7 +426,7 @@ def test_app_seeders_run_in_order_with_their_own_rng_and_missing_ones_are_skippe
     monkeypatch.setattr(seed_demo, "APP_SEEDERS", [here, "no_such_app.demo.seed_things", here])
     output = run("--accounts", "6", "--seed", "11")
     assert [c[0] for c in calls] == [random.Random(12).random(), random.Random(14).random()]
-    assert all(c[1] == demo.demo_now() and c[2] == 6 for c in calls)
+    assert all(c[1] == customer_demo.demo_now() and c[2] == 6 for c in calls)
     assert "no_such_app.demo.seed_things: not available yet, skipped" in output
     assert output.count("recorded") == 2
 
@@ -446,7 +446,7 @@ postgres_only = pytest.mark.skipif(
 
 
 def _schema() -> list[tuple]:
-    tables = [model._meta.db_table for model in demo.BULK_MODELS]
+    tables = [model._meta.db_table for model in customer_demo.BULK_MODELS]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
@@ -474,13 +474,13 @@ def test_bulk_loading_restores_every_index_and_constraint_exactly():
 @postgres_only
 def test_a_failed_bulk_load_leaves_the_schema_as_it_was(monkeypatch):
     before = _schema()
-    real = demo.accounts_refresh_revenue
+    real = customer_demo.accounts_refresh_revenue
 
     def fail(**kwargs):
         real(**kwargs)
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(demo, "accounts_refresh_revenue", fail)
+    monkeypatch.setattr(customer_demo, "accounts_refresh_revenue", fail)
     with pytest.raises(RuntimeError, match="boom"):
         seed(accounts=10)
     assert _schema() == before
