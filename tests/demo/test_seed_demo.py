@@ -34,6 +34,7 @@ from customers.models import (
 from customers.services import revenue_change_record
 from demo import customers as customer_demo
 from demo.customers import demo_flush, demo_seed
+from demo.customers import seed as seeding  # where demo_seed looks its helpers up
 from demo.management.commands import seed_demo
 
 pytestmark = pytest.mark.django_db
@@ -386,7 +387,7 @@ def test_bad_options_are_refused_by_name(args, flag):
 
 
 def test_a_failure_half_way_leaves_nothing_behind(monkeypatch):
-    real_render = customer_demo._render
+    real_render = seeding._render
     calls = []
 
     def failing_render(*args, **kwargs):
@@ -395,7 +396,7 @@ def test_a_failure_half_way_leaves_nothing_behind(monkeypatch):
             raise RuntimeError("disk full")
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr(customer_demo, "_render", failing_render)
+    monkeypatch.setattr(seeding, "_render", failing_render)
     with pytest.raises(RuntimeError, match="disk full"):
         seed(accounts=20, chunk_size=10)
     assert not Account.objects.exists()
@@ -474,13 +475,13 @@ def test_bulk_loading_restores_every_index_and_constraint_exactly():
 @postgres_only
 def test_a_failed_bulk_load_leaves_the_schema_as_it_was(monkeypatch):
     before = _schema()
-    real = customer_demo.accounts_refresh_revenue
+    real = seeding.accounts_refresh_revenue
 
     def fail(**kwargs):
         real(**kwargs)
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(customer_demo, "accounts_refresh_revenue", fail)
+    monkeypatch.setattr(seeding, "accounts_refresh_revenue", fail)
     with pytest.raises(RuntimeError, match="boom"):
         seed(accounts=10)
     assert _schema() == before
