@@ -16,7 +16,7 @@ from django.db.models import Avg, Max, Sum
 from django.utils import timezone
 
 from customers.models import Account, Contact, DailyUsage, Ticket, TicketStatus
-from demo import surveys as survey_demo
+from demo.surveys import history as survey_demo
 from demo.surveys import seed_surveys
 from surveys.metrics import respondent_score
 from surveys.models import (
