@@ -188,22 +188,17 @@ LEGAL = {
     "NOK": ["AS", "ASA", ""],
     "SEK": ["AB", ""],
 }
-# Names that exercise escaping and non-Latin scripts: (name, domain, currency, traits).
+# Accounts 8 onwards: names as a real book of business has them, with ampersands, apostrophes,
+# Nordic letters and non-Latin scripts: (name, domain, currency, extra traits). Hostile input
+# (markup, stray quotes) is the tests' business, not the first screen a new user sees.
 SPECIAL_ACCOUNTS = [
     ("Johnson & Johansson Consulting", "johnsonjohansson.com", "USD", {}),
-    ("<b>Bold</b> Moves Media", "boldmoves.io", "USD", {}),
-    ('"Quoted" Analytics Ltd', "quotedanalytics.co.uk", "GBP", {}),
+    ("Bold Moves Media", "boldmoves.io", "USD", {}),
     ("O'Reilly's Kitchen Supply", "oreillyskitchen.com", "USD", {}),
     ("Ærlig Økonomi AS", "aerligokonomi.no", "NOK", {"kommune": "Tromsø"}),
     ("Åkerström & Söner AB", "akerstrom.se", "SEK", {}),
-    ("Рога и копыта ООО", "roga-kopyta.ru", "EUR", {"город": "Санкт-Петербург"}),
+    ("Ладога Аналитика ООО", "ladoga-analitika.ru", "EUR", {"город": "Санкт-Петербург"}),
     ("北京星云数据科技有限公司", "xingyun-data.cn", "USD", {"城市": "北京"}),
-    (
-        "<script>alert('tenure')</script> Labs",
-        "scriptlabs.io",
-        "USD",
-        {"tagline": "<img src=x onerror=alert(1)>", "motto": 'Fish & "chips" <i>daily</i>'},
-    ),
 ]
 # First names (display, ascii, feminine) and last names (display, ascii) per locale.
 PEOPLE: dict[str, tuple[list[tuple[str, str, bool]], list[tuple[str, str]]]] = {
