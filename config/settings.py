@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "surveys",
     "metrics",
     "loyalty",
+    "demo",  # builds on the domain apps above; none of them imports it
     "ninja",  # the API docs page then uses its bundled Swagger UI, not a CDN
 ]
 

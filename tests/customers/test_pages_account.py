@@ -430,6 +430,27 @@ def test_script_payloads_are_escaped_everywhere_on_the_account(client, make_user
     assert json_script(usage, "usage-spec")["data"][0]["name"] == SCRIPT
 
 
+def test_quotes_ampersands_and_inline_markup_in_names_and_traits_are_escaped(client, make_user):
+    """Odd but possible customer data, once part of the demo company: the portfolio and the
+    account page show it as text."""
+    owner = make_user(Role.CSM)
+    name = "\"Quoted\" <b>Bold</b> & O'Reilly's <script>alert('tenure')</script> Labs"
+    traits = {"tagline": "<img src=x onerror=alert(1)>", "motto": 'Fish & "chips" <i>daily</i>'}
+    account = make_account(name=name, owner=owner, traits=traits)
+    escaped_name = (
+        "&quot;Quoted&quot; &lt;b&gt;Bold&lt;/b&gt; &amp; O&#x27;Reilly&#x27;s "
+        "&lt;script&gt;alert(&#x27;tenure&#x27;)&lt;/script&gt; Labs"
+    )
+    client.force_login(owner)
+    for page in (client.get("/customers/").text, client.get(url(account)).text):
+        assert escaped_name in page
+        for raw in ("<b>Bold", "<script>alert('tenure')", "<img src=x", "<i>daily"):
+            assert raw not in page
+    page = client.get(url(account)).text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "Fish &amp; &quot;chips&quot; &lt;i&gt;daily&lt;/i&gt;" in page
+
+
 # --- query counts --------------------------------------------------------------------------
 
 

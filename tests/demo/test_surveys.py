@@ -16,8 +16,8 @@ from django.db.models import Avg, Max, Sum
 from django.utils import timezone
 
 from customers.models import Account, Contact, DailyUsage, Ticket, TicketStatus
-from surveys import demo
-from surveys.demo import seed_surveys
+from demo.surveys import history as survey_demo
+from demo.surveys import seed_surveys
 from surveys.metrics import respondent_score
 from surveys.models import (
     Campaign,
@@ -251,7 +251,7 @@ def test_seeding_twice_leaves_the_history_alone(seeded):
 
 def test_small_chunks_give_the_same_history_shape(csm_user, monkeypatch):
     """Chunking is what keeps 100k accounts in bounded memory: chunk edges must not matter."""
-    monkeypatch.setattr(demo, "ACCOUNT_CHUNK", 4)
+    monkeypatch.setattr(survey_demo, "ACCOUNT_CHUNK", 4)
     now = timezone.now()
     groups = _world(now, csm_user, healthy=5, declining=5, churned=3)
     seed_surveys(rng=random.Random(1), now=now, stdout=None)
@@ -287,7 +287,7 @@ def test_reseeding_after_the_accounts_were_removed_reuses_surveys_and_campaigns(
     _world(now, csm_user, healthy=3, declining=2, churned=1)
     seed_surveys(rng=random.Random(4), now=now, stdout=None)
     assert Survey.objects.count() == 5
-    assert Campaign.objects.count() == len(demo.CAMPAIGNS)
+    assert Campaign.objects.count() == len(survey_demo.CAMPAIGNS)
     assert Response.objects.exists()
 
 
@@ -296,9 +296,9 @@ class _NoNoise(random.Random):
         return mu
 
 
-def _steady_account(now: dt.datetime, **changes) -> demo._Account:
-    months = {demo._month_before(now.date().replace(day=1), k): 5.0 for k in range(0, 13)}
-    account = demo._Account(
+def _steady_account(now: dt.datetime, **changes) -> survey_demo._Account:
+    months = {survey_demo._month_before(now.date().replace(day=1), k): 5.0 for k in range(0, 13)}
+    account = survey_demo._Account(
         pk=1,
         owner_id=None,
         created_at=None,
@@ -343,7 +343,7 @@ def test_each_sign_of_trouble_lowers_the_mood_and_rising_use_lifts_it():
 def test_seed_demo_builds_the_survey_history_with_the_company():
     out = io.StringIO()
     call_command("seed_demo", "--accounts", "40", "--seed", "5", stdout=out)
-    assert "surveys.demo.seed_surveys: done" in out.getvalue()
+    assert "demo.surveys.seed_surveys: done" in out.getvalue()
     assert set(Survey.objects.values_list("slug", flat=True)) == {
         "nps",
         "csat",
@@ -461,14 +461,14 @@ def test_ids_keep_flowing_from_the_sequences_after_a_seed(seeded):
 
 def _spy_on_stripping(monkeypatch) -> list[str]:
     stripped: list[str] = []
-    real = demo.postgres_prepare
+    real = survey_demo.postgres_prepare
 
     def prepare(cursor, models):
         restore = real(cursor, models)
         stripped.extend(restore)
         return restore
 
-    monkeypatch.setattr(demo, "postgres_prepare", prepare)
+    monkeypatch.setattr(survey_demo, "postgres_prepare", prepare)
     return stripped
 
 
@@ -484,7 +484,7 @@ def test_history_tables_holding_other_rows_keep_their_indexes(csm_user, monkeypa
 
 
 def _schema() -> list[tuple]:
-    tables = [model._meta.db_table for model in demo.HISTORY_MODELS]
+    tables = [model._meta.db_table for model in survey_demo.HISTORY_MODELS]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
@@ -506,17 +506,17 @@ def test_the_bulk_load_restores_every_index_and_constraint_exactly(csm_user, mon
     before = _schema()
     _world(FIXED_NOW, csm_user, healthy=3, declining=2, churned=1)
     seed_surveys(rng=random.Random(6), now=FIXED_NOW, stdout=None)
-    assert set(stripped) == {model._meta.db_table for model in demo.HISTORY_MODELS}
+    assert set(stripped) == {model._meta.db_table for model in survey_demo.HISTORY_MODELS}
     assert FollowUp.objects.exists()
     assert _schema() == before
 
 
 @postgres_only
 def test_a_failed_bulk_load_leaves_the_tables_as_they_were(csm_user, monkeypatch):
-    monkeypatch.setattr(demo, "ACCOUNT_CHUNK", 4)
+    monkeypatch.setattr(survey_demo, "ACCOUNT_CHUNK", 4)
     before = _schema()
     _world(FIXED_NOW, csm_user, healthy=6, declining=3, churned=3)
-    real = demo._History.render
+    real = survey_demo._History.render
     calls = []
 
     def fail_later(self, chunk, totals):
@@ -525,7 +525,7 @@ def test_a_failed_bulk_load_leaves_the_tables_as_they_were(csm_user, monkeypatch
             raise RuntimeError("boom")
         return real(self, chunk, totals)
 
-    monkeypatch.setattr(demo._History, "render", fail_later)
+    monkeypatch.setattr(survey_demo._History, "render", fail_later)
     with pytest.raises(RuntimeError, match="boom"):
         seed_surveys(rng=random.Random(6), now=FIXED_NOW, stdout=None)
     assert _schema() == before
@@ -541,7 +541,7 @@ def _feeling(kind: str, answers: dict) -> str:
 def test_cli_and_csi_answers_feel_as_their_metrics_score_says():
     """The seeder works the respondent score out in integers; it must agree with the metrics
     on every CLI answer and on many CSI ones, rounding included."""
-    feeling = demo._History._items_feeling
+    feeling = survey_demo._History._items_feeling
     for recommend in range(11):
         for buy_again in range(11):
             for try_other in range(11):
@@ -551,7 +551,7 @@ def test_cli_and_csi_answers_feel_as_their_metrics_score_says():
     for _ in range(5000):
         csi = {
             key: {"importance": rng.randint(1, 10), "satisfaction": rng.randint(1, 10)}
-            for key in demo.DEFAULT_CSI_CRITERIA
+            for key in survey_demo.DEFAULT_CSI_CRITERIA
         }
         assert feeling("csi", csi) == _feeling("csi", csi), csi
     # 74.95 rounds up to 75.0 (good) and 54.95 to 55.0 (middling); just below does not.

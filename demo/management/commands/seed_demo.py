@@ -1,6 +1,6 @@
 """Load a deterministic demo SaaS company: ``manage.py seed_demo --accounts N --seed S``.
 
-The customers data is built by :mod:`customers.demo`; other apps add theirs through
+The customers data is built by :mod:`demo.customers`; other apps add theirs through
 :data:`APP_SEEDERS`, called in order after it, in the same transaction.
 """
 
@@ -14,16 +14,17 @@ from collections.abc import Callable
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from customers.demo import DEFAULT_EVENTS_PER_ACCOUNT, demo_flush, demo_now, demo_seed
 from customers.models import Account
+from demo.customers import DEFAULT_EVENTS_PER_ACCOUNT, demo_flush, demo_now, demo_seed
 
-# Other apps' demo data, as dotted paths to callables ``fn(*, rng, now, stdout)``: ``rng`` is a
-# ``random.Random(seed + k)`` for the k-th entry (1-based) so each app's data is deterministic
-# on its own, ``now`` the same fixed midnight the customers data was built against, ``stdout``
-# the command's output for progress lines. They run after the accounts, contacts and usage
-# exist, inside the same transaction. An entry whose module does not exist yet is skipped, so
-# an app can be listed before it ships its seeder, e.g. "surveys.demo.seed_surveys".
-APP_SEEDERS: list[str] = ["surveys.demo.seed_surveys"]
+# Other apps' demo data (kept in this app, beside the customers data), as dotted paths to
+# callables ``fn(*, rng, now, stdout)``: ``rng`` is a ``random.Random(seed + k)`` for the k-th
+# entry (1-based) so each app's data is deterministic on its own, ``now`` the same fixed
+# midnight the customers data was built against, ``stdout`` the command's output for progress
+# lines. They run after the accounts, contacts and usage exist, inside the same transaction. An
+# entry whose module does not exist yet is skipped, so a seeder can be listed before it ships,
+# e.g. "demo.loyalty.seed_loyalty".
+APP_SEEDERS: list[str] = ["demo.surveys.seed_surveys"]
 
 
 def _load_seeder(path: str) -> Callable | None:
