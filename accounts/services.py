@@ -38,33 +38,58 @@ def user_set_role(*, user: User, role: Role) -> User:
 
 
 # --- log-in throttle ------------------------------------------------------------------------
-# Password guessing against one account is slowed to LOGIN_FAILURE_LIMIT tries per window. The
-# count lives in the cache (Redis in production), so every web process sees the same one. It
-# is kept per account, not per address: behind a proxy every user shares one address.
+# Password guessing is slowed to LOGIN_FAILURE_LIMIT tries per account *and* client address in
+# a window: a stranger hammering someone's account from one address locks only that pair, so
+# the real user on their own address still gets in. The counts live in the cache (Redis in
+# production), so every web process sees the same ones. Behind the TLS proxy, the address is
+# the one the proxy saw (core.http.client_address, TENURE_PROXY_HOPS).
 
 LOGIN_FAILURE_LIMIT = 10
 LOGIN_FAILURE_WINDOW = dt.timedelta(minutes=15)
+# Password-reset emails: a few per address asked for, a few more per client, per hour; past
+# that the request is answered the same way and nothing is sent.
+PASSWORD_RESET_PER_EMAIL = 3
+PASSWORD_RESET_PER_ADDRESS = 10
+PASSWORD_RESET_WINDOW = dt.timedelta(hours=1)
 
 
-def _login_failures_key(email: str) -> str:
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    return f"login-failures:{digest}"
+def _key(kind: str, *parts: str) -> str:
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return f"{kind}:{digest}"
 
 
-def login_is_throttled(*, email: str) -> bool:
-    return cache.get(_login_failures_key(email), 0) >= LOGIN_FAILURE_LIMIT
+def _login_failures_key(email: str, address: str) -> str:
+    return _key("login-failures", email.strip().lower(), address)
 
 
-def login_failure_record(*, email: str) -> int:
-    """Count a failed log-in; the window starts at the first failure. Returns the count."""
-    key = _login_failures_key(email)
-    cache.add(key, 0, timeout=int(LOGIN_FAILURE_WINDOW.total_seconds()))
+def _count(key: str, window: dt.timedelta) -> int:
+    """Add one to a counter whose window starts at its first count; returns the new count."""
+    timeout = int(window.total_seconds())
+    cache.add(key, 0, timeout=timeout)
     try:
         return cache.incr(key)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=int(LOGIN_FAILURE_WINDOW.total_seconds()))
+        cache.set(key, 1, timeout=timeout)
         return 1
 
 
-def login_failures_clear(*, email: str) -> None:
-    cache.delete(_login_failures_key(email))
+def login_is_throttled(*, email: str, address: str) -> bool:
+    return cache.get(_login_failures_key(email, address), 0) >= LOGIN_FAILURE_LIMIT
+
+
+def login_failure_record(*, email: str, address: str) -> int:
+    """Count a failed log-in for this account from this address. Returns the count."""
+    return _count(_login_failures_key(email, address), LOGIN_FAILURE_WINDOW)
+
+
+def login_failures_clear(*, email: str, address: str) -> None:
+    cache.delete(_login_failures_key(email, address))
+
+
+def password_reset_request_allowed(*, email: str, address: str) -> bool:
+    """Count a password-reset request; false once this address or this client asked too
+    often in the window. Counted whether or not the address has an account, so the answer
+    never tells which addresses exist."""
+    by_email = _count(_key("reset-email", email.strip().lower()), PASSWORD_RESET_WINDOW)
+    by_client = _count(_key("reset-client", address), PASSWORD_RESET_WINDOW)
+    return by_email <= PASSWORD_RESET_PER_EMAIL and by_client <= PASSWORD_RESET_PER_ADDRESS

@@ -38,6 +38,9 @@ if DEBUG and not env.is_set("DEBUG") and set(ALLOWED_HOSTS) - set(LOCAL_HOSTS):
         "(and SECRET_KEY) for production, or DEBUG=true to serve them with debug pages."
     )
 CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS", [])
+# How many trusted proxies stand before the web processes (the TLS proxy: 1). The client
+# address the log-in and reset throttles count is then the one the nearest proxy saw.
+TENURE_PROXY_HOPS = env.get_int("TENURE_PROXY_HOPS", 0, minimum=0)
 # Survey links and emails are built on SITE_URL; left unset, it follows the port `make run`
 # serves on (PORT), so a second instance on another port links to itself, not to :8000.
 SITE_URL = env.get_site_url("SITE_URL", f"http://127.0.0.1:{env.get_int('PORT', 8000, minimum=1)}")
@@ -152,6 +155,7 @@ _email = env.get_email("EMAIL_URL", VAR_DIR / "mail")
 EMAIL_BACKEND = _email.pop("EMAIL_BACKEND")
 for _key, _value in _email.items():
     globals()[_key] = _value
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 3  # a reset link works for three hours
 DEFAULT_FROM_EMAIL = env.get_str("DEFAULT_FROM_EMAIL", "Tenure <tenure@localhost>")
 
 # Celery: eager in the embedded mode so a fresh clone needs no broker; JSON only, so a task

@@ -1,0 +1,22 @@
+"""What a request says about where it came from."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's IP address. Behind ``TENURE_PROXY_HOPS`` trusted proxies (the TLS proxy in
+    production is one) it is the address the nearest of them saw, read from the right of
+    X-Forwarded-For: entries further left are whatever the client chose to send."""
+    hops = getattr(settings, "TENURE_PROXY_HOPS", 0)
+    if hops:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
