@@ -120,10 +120,33 @@ def browser(_playwright):
     browser.close()
 
 
+# Every page a browser test opens reports what the Content-Security-Policy blocked: the
+# browser fires ``securitypolicyviolation`` and this hands it to the test process, across
+# navigations. A test that saw one fails, so a new page with inline code fails its own test.
+_REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__tenureCspViolation(
+    `${event.effectiveDirective} blocked ${event.blockedURI || "inline"} on ${location.pathname}`
+  );
+});
+"""
+
+
 @pytest.fixture
-def page(request, browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+def csp_violations() -> list[str]:
+    """What the Content-Security-Policy blocked in this test's browser (see ``page``)."""
+    return []
+
+
+def browser_page(request, browser, live_server, csp_violations: list[str], **options):
+    """Yield a page in a fresh browser context on the live server (``options`` go to
+    ``new_context``); screenshot it when the test failed, then fail the test if the
+    Content-Security-Policy blocked anything, unless it is marked csp_violations_expected."""
+    options.setdefault("viewport", {"width": 1280, "height": 900})
+    context = browser.new_context(base_url=live_server.url, **options)
     context.set_default_timeout(10_000)
+    context.expose_function("__tenureCspViolation", lambda text: csp_violations.append(text))
+    context.add_init_script(_REPORT_CSP_VIOLATIONS)
     page = context.new_page()
     yield page
     report = getattr(request.node, "rep_call", None)
@@ -131,6 +154,13 @@ def page(request, browser, live_server):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+    if not request.node.get_closest_marker("csp_violations_expected"):
+        assert csp_violations == [], f"Content-Security-Policy violations: {csp_violations}"
+
+
+@pytest.fixture
+def page(request, browser, live_server, csp_violations):
+    yield from browser_page(request, browser, live_server, csp_violations)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

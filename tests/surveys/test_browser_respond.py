@@ -8,7 +8,7 @@ import re
 import pytest
 
 from surveys.models import Response, ResponseEdit
-from tests.conftest import ARTIFACTS
+from tests.conftest import browser_page
 from tests.surveys.respond_factories import make_contact, make_link, make_survey
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,23 +17,18 @@ PHONE = {"width": 360, "height": 740}
 
 
 @pytest.fixture(params=[True], ids=["with-js"])
-def phone(request, browser, live_server):
-    context = browser.new_context(
-        base_url=live_server.url,
+def phone(request, browser, live_server, csp_violations):
+    yield from browser_page(
+        request,
+        browser,
+        live_server,
+        csp_violations,
         viewport=PHONE,
         is_mobile=True,
         has_touch=True,
         locale="en-GB",
         java_script_enabled=request.param,
     )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
 
 
 def no_horizontal_scroll(page) -> bool:
