@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from customers.models import ApiKey, UsageEvent
 from customers.services import api_key_create, api_key_revoke
-from tests.customers.api_factories import basic, bearer, event, make_account, make_key, post
+from tests.customers.api_client import basic, bearer, event, post
+from tests.customers.factories import make_account, make_key
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,8 @@ from django.db import IntegrityError, OperationalError
 
 from customers import ingest
 from customers.models import Account, Contact, DailyUsage, RevenueChange, Ticket, UsageEvent
-from tests.customers.api_factories import SCRIPT, bearer, event, make_account, make_key, post
+from tests.customers.api_client import bearer, event, post
+from tests.customers.factories import SCRIPT, make_account, make_key
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,8 @@ import zlib
 import pytest
 
 from customers.models import Account, UsageEvent
-from tests.customers.api_factories import basic, bearer, make_key, post
+from tests.customers.api_client import basic, bearer, post
+from tests.customers.factories import make_key
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from customers.models import Account, Contact, DailyUsage, ParkedMessage, UsageEvent
-from tests.customers.api_factories import SCRIPT, basic, make_account, make_key, post
+from tests.customers.api_client import basic, post
+from tests.customers.factories import SCRIPT, make_account, make_key
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from accounts.roles import Role
 from customers.models import Note, StageChange
 from customers.services import revenue_change_record
-from tests.customers.pages_factories import SCRIPT, add_usage, make_account
+from tests.customers.factories import SCRIPT, add_usage, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

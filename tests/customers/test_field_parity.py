@@ -16,8 +16,9 @@ from decimal import Decimal
 import pytest
 
 from customers.models import Account, Contact, ImportStatus, RevenueChange
-from tests.customers.api_factories import bearer, make_key, post
+from tests.customers.api_client import bearer, post
 from tests.customers.csv_import_helpers import checked_job, imported_job
+from tests.customers.factories import make_key
 
 pytestmark = pytest.mark.django_db
 

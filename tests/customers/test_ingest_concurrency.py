@@ -8,7 +8,8 @@ from django.test import Client
 from customers.ingest import accounts_upsert, events_ingest, revenue_changes_record
 from customers.models import Account, DailyUsage, RevenueChange, UsageEvent
 from tests.concurrency import POSTGRES_ONLY, run_together
-from tests.customers.api_factories import bearer, event, make_account, make_key, post
+from tests.customers.api_client import bearer, event, post
+from tests.customers.factories import make_account, make_key
 
 pytestmark = POSTGRES_ONLY
 

@@ -10,7 +10,8 @@ import pytest
 from customers import ingest
 from customers.ingest import events_ingest
 from customers.models import Account, Contact, DailyUsage, UsageEvent
-from tests.customers.api_factories import SCRIPT, event, make_account, make_contact
+from tests.customers.api_client import event
+from tests.customers.factories import SCRIPT, make_account, make_contact
 
 pytestmark = pytest.mark.django_db
 

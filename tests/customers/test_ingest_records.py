@@ -28,7 +28,7 @@ from customers.models import (
 from customers.services import RevenueChangeInput
 from customers.services import revenue_changes_record as record_changes
 from customers.signals import ticket_closed
-from tests.customers.api_factories import SCRIPT, make_account, make_contact
+from tests.customers.factories import SCRIPT, make_account, make_contact
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from customers.models import Account, Contact, RevenueChange, Ticket, UsageEvent
-from tests.customers.api_factories import basic, bearer, event, make_account, make_key, post
+from tests.customers.api_client import basic, bearer, event, post
+from tests.customers.factories import make_account, make_key
 
 pytestmark = pytest.mark.django_db
 

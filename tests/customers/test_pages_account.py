@@ -18,13 +18,7 @@ from accounts.roles import Role
 from customers.models import ExchangeRate, Note, StageChange
 from customers.services import account_change_stage, note_create, revenue_change_record
 from customers.timeline import sources, timeline_for
-from tests.customers.pages_factories import (
-    SCRIPT,
-    add_usage,
-    make_account,
-    make_contact,
-    make_ticket,
-)
+from tests.customers.factories import SCRIPT, add_usage, make_account, make_contact, make_ticket
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.roles import Role
-from tests.customers.pages_factories import make_account, make_accounts, make_ticket
+from tests.customers.factories import make_account, make_accounts, make_ticket
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from customers.models import LifecycleStage
-from tests.customers.pages_factories import SCRIPT, make_account, make_accounts, make_ticket
+from tests.customers.factories import SCRIPT, make_account, make_accounts, make_ticket
 
 pytestmark = pytest.mark.django_db
 

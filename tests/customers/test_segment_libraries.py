@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from customers.models import Account, Contact, ParkedMessage, UsageEvent
-from tests.customers.api_factories import make_key
+from tests.customers.factories import make_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

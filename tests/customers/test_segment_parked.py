@@ -16,7 +16,8 @@ from config.celery import app
 from customers.ingest import parked
 from customers.models import Account, Contact, DailyUsage, ParkedMessage, UsageEvent
 from customers.tasks import apply_parked_messages
-from tests.customers.api_factories import basic, bearer, make_account, make_contact, make_key, post
+from tests.customers.api_client import basic, bearer, post
+from tests.customers.factories import make_account, make_contact, make_key
 
 pytestmark = pytest.mark.django_db
 

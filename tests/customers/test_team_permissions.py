@@ -11,7 +11,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.roles import Role
-from customers.models import Account, Note, StageChange
+from customers.models import Note, StageChange
+from tests.customers.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -19,9 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def colleagues_account(make_user):
     owner = make_user(Role.CSM, "owner@example.com", "Olive Owner")
-    return Account.objects.create(
-        external_id="team-1", name="Covered Co", owner=owner, stage="onboarding"
-    )
+    return make_account(name="Covered Co", owner=owner, stage="onboarding")
 
 
 def test_a_csm_may_note_on_another_csms_account_and_is_named_as_its_author(

@@ -14,24 +14,23 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from customers.services import revenue_change_record
-from tests.customers.pages_factories import add_usage
-from tests.surveys import results_factories as f
-from tests.surveys.respond_factories import make_link, make_text
+from tests.customers.factories import add_usage, make_account
+from tests.surveys.factories import make_answer, make_link, make_survey, make_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def site(admin_user):
-    survey = f.survey("nps", name="Quarterly NPS")
-    account = f.account(name="Acme", owner=admin_user, currency="USD")
+    survey = make_survey("nps", name="Quarterly NPS")
+    account = make_account(name="Acme", owner=admin_user, currency="USD")
     now = timezone.now()
     revenue_change_record(account=account, mrr=Decimal("500"), effective_at=now - dt.timedelta(60))
     revenue_change_record(account=account, mrr=Decimal("750"), effective_at=now - dt.timedelta(9))
     for days_ago in range(0, 30, 3):
         add_usage(account, timezone.localdate() - dt.timedelta(days=days_ago), login=3)
     for score, days_ago in [(10, 40), (9, 5), (3, 2)]:
-        f.answer(survey, score, comment="Thanks", acc=account, days_ago=days_ago)
+        make_answer(survey, score, comment="Thanks", acc=account, days_ago=days_ago)
     make_text(survey)
     _invitation, token = make_link(survey)
     return {"survey": survey, "account": account, "token": token}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.surveys import results_factories as f
-from tests.surveys.respond_factories import make_link, make_text
+from tests.customers.factories import make_account
+from tests.surveys.factories import make_answer, make_link, make_survey, make_text
 
 pytestmark = pytest.mark.django_db
 
@@ -32,9 +32,9 @@ def assert_strict(response) -> None:
 
 @pytest.fixture
 def site(admin_user):
-    survey = f.survey("nps", name="Quarterly NPS")
-    account = f.account(name="Acme", owner=admin_user)
-    f.answer(survey, 9, comment="Great", acc=account, days_ago=3)
+    survey = make_survey("nps", name="Quarterly NPS")
+    account = make_account(name="Acme", owner=admin_user)
+    make_answer(survey, 9, comment="Great", acc=account, days_ago=3)
     make_text(survey)
     _invitation, token = make_link(survey)
     return {"survey": survey, "account": account, "token": token}

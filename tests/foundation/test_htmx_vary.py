@@ -3,7 +3,7 @@ browser with the whole page, and no cache may hand one to the other."""
 
 import pytest
 
-from tests.surveys import results_factories as f
+from tests.surveys.factories import make_survey
 
 pytestmark = pytest.mark.django_db
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
     "url", ["/", "/customers/", "/surveys/", "/surveys/nps-vary/", "/surveys/follow-ups/"]
 )
 def test_full_pages_and_fragments_vary_on_the_htmx_headers(csm_client, url):
-    f.survey("nps", slug="nps-vary")
+    make_survey("nps", slug="nps-vary")
     for headers in ({}, {"HX-Request": "true"}):
         response = csm_client.get(url, headers=headers)
         assert response.status_code == 200
@@ -21,7 +21,7 @@ def test_full_pages_and_fragments_vary_on_the_htmx_headers(csm_client, url):
 
 
 def test_a_history_restore_gets_the_whole_results_page(csm_client):
-    f.survey("nps", slug="nps-vary")
+    make_survey("nps", slug="nps-vary")
     restore = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
     fragment = csm_client.get("/surveys/nps-vary/", headers={"HX-Request": "true"})
     whole = csm_client.get("/surveys/nps-vary/", headers=restore)

@@ -13,13 +13,8 @@ from django.utils import timezone
 from accounts.roles import Role
 from surveys.models import Invitation, SendSkip, SurveyText
 from surveys.tokens import LinkState, link_resolve
-from tests.surveys.respond_factories import (
-    make_account,
-    make_contact,
-    make_link,
-    make_survey,
-    make_text,
-)
+from tests.customers.factories import make_account, make_contact
+from tests.surveys.factories import make_link, make_survey, make_text
 
 pytestmark = pytest.mark.django_db
 

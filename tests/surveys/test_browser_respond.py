@@ -9,7 +9,8 @@ import pytest
 
 from surveys.models import Response, ResponseEdit
 from tests.conftest import browser_page
-from tests.surveys.respond_factories import make_contact, make_link, make_survey
+from tests.customers.factories import make_contact
+from tests.surveys.factories import make_link, make_survey
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,21 +8,22 @@ from playwright.sync_api import expect
 
 from surveys import services
 from surveys.models import FollowUp
-from tests.surveys import results_factories as f
+from tests.customers.factories import make_account
+from tests.surveys.factories import make_answer, make_survey
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def nps_with_answers(csm_user):
-    survey = f.survey("nps", name="Quarterly NPS")
-    acme = f.account(name="Acme", plan="Pro", owner=csm_user)
-    globex = f.account(name="Globex", plan="Basic", owner=csm_user)
-    f.answer(survey, 10, comment="Love the new reports", acc=globex, days_ago=40)
-    f.answer(survey, 9, comment="Great support", acc=globex, days_ago=5)
-    f.answer(survey, 8, comment="Fine overall", acc=globex, days_ago=70)
-    unhappy = f.answer(survey, 3, comment="<b>Too slow</b> to load", acc=acme, days_ago=2)
-    f.answer(survey, 5, comment="Price went up", acc=acme, days_ago=35)
+    survey = make_survey("nps", name="Quarterly NPS")
+    acme = make_account(name="Acme", plan="Pro", owner=csm_user)
+    globex = make_account(name="Globex", plan="Basic", owner=csm_user)
+    make_answer(survey, 10, comment="Love the new reports", acc=globex, days_ago=40)
+    make_answer(survey, 9, comment="Great support", acc=globex, days_ago=5)
+    make_answer(survey, 8, comment="Fine overall", acc=globex, days_ago=70)
+    unhappy = make_answer(survey, 3, comment="<b>Too slow</b> to load", acc=acme, days_ago=2)
+    make_answer(survey, 5, comment="Price went up", acc=acme, days_ago=35)
     services.follow_up_create_for_response(response_id=unhappy.pk)
     return survey
 
@@ -97,9 +98,9 @@ def test_a_csm_tags_an_answer_without_leaving_the_page(page, login, csm_user, np
 
 
 def test_paging_through_comments_keeps_the_scores_and_the_back_button(page, login, csm_user):
-    survey = f.survey("nps", name="Busy NPS")
+    survey = make_survey("nps", name="Busy NPS")
     for i in range(30):
-        f.answer(survey, i % 11, comment=f"Comment number {i}", days_ago=i)
+        make_answer(survey, i % 11, comment=f"Comment number {i}", days_ago=i)
     login(csm_user)
     page.goto(f"/surveys/{survey.slug}/")
     expect(page.locator("tr[data-response]")).to_have_count(25)

@@ -17,7 +17,8 @@ from surveys import services, tasks
 from surveys.models import FollowUp, Tag
 from surveys.selectors import account_timeline
 from surveys.services import Answer, response_save
-from tests.surveys import results_factories as f
+from tests.customers.factories import make_account, make_contact
+from tests.surveys.factories import make_answer, make_invitation, make_survey
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ SCRIPT = "<script>alert(1)</script>"
 
 @pytest.fixture
 def owned(csm_user):
-    return f.account(name="Acme", owner=csm_user)
+    return make_account(name="Acme", owner=csm_user)
 
 
 # --- who gets a follow-up -----------------------------------------------------------------------
@@ -47,7 +48,7 @@ def owned(csm_user):
 def test_unhappy_answers_create_a_follow_up_for_the_account_owner(
     owned, csm_user, kind, score, expected
 ):
-    response = f.answer(f.survey(kind), score, acc=owned)
+    response = make_answer(make_survey(kind), score, acc=owned)
     follow_up = services.follow_up_create_for_response(response_id=response.pk)
     assert (follow_up is not None) is expected
     if expected:
@@ -56,19 +57,19 @@ def test_unhappy_answers_create_a_follow_up_for_the_account_owner(
 
 
 def test_multi_item_answers_never_create_follow_ups(owned):
-    response = f.answer(
-        f.survey("cli"), answers={"recommend": 0, "buy_again": 0, "try_other": 0}, acc=owned
+    response = make_answer(
+        make_survey("cli"), answers={"recommend": 0, "buy_again": 0, "try_other": 0}, acc=owned
     )
     assert services.follow_up_create_for_response(response_id=response.pk) is None
 
 
 def test_an_account_without_owner_gets_an_unassigned_follow_up():
-    response = f.answer(f.survey("nps"), 2)
+    response = make_answer(make_survey("nps"), 2)
     assert services.follow_up_create_for_response(response_id=response.pk).owner is None
 
 
 def test_replays_make_one_follow_up(owned):
-    response = f.answer(f.survey("nps"), 2, acc=owned)
+    response = make_answer(make_survey("nps"), 2, acc=owned)
     first = services.follow_up_create_for_response(response_id=response.pk)
     second = services.follow_up_create_for_response(response_id=response.pk)
     assert first.pk == second.pk
@@ -78,7 +79,7 @@ def test_replays_make_one_follow_up(owned):
 def test_submitting_a_detractor_score_opens_a_follow_up_after_commit(
     owned, django_capture_on_commit_callbacks
 ):
-    invitation = f.invitation(f.survey("nps"), f.contact(owned))
+    invitation = make_invitation(make_survey("nps"), make_contact(owned))
     with django_capture_on_commit_callbacks(execute=True):
         response, _ = response_save(
             invitation_id=invitation.pk, answer=Answer(3, {}, ""), language="en"
@@ -89,7 +90,7 @@ def test_submitting_a_detractor_score_opens_a_follow_up_after_commit(
 def test_an_edit_to_a_happier_score_keeps_the_open_follow_up(
     owned, django_capture_on_commit_callbacks
 ):
-    invitation = f.invitation(f.survey("nps"), f.contact(owned))
+    invitation = make_invitation(make_survey("nps"), make_contact(owned))
     for score in (3, 9, 2):
         with django_capture_on_commit_callbacks(execute=True):
             response_save(invitation_id=invitation.pk, answer=Answer(score, {}, ""), language="en")
@@ -100,7 +101,7 @@ def test_an_edit_to_a_happier_score_keeps_the_open_follow_up(
 def test_a_happy_answer_edited_to_unhappy_opens_a_follow_up(
     owned, django_capture_on_commit_callbacks
 ):
-    invitation = f.invitation(f.survey("csat"), f.contact(owned))
+    invitation = make_invitation(make_survey("csat"), make_contact(owned))
     with django_capture_on_commit_callbacks(execute=True):
         response_save(invitation_id=invitation.pk, answer=Answer(5, {}, ""), language="en")
     assert not FollowUp.objects.exists()
@@ -118,7 +119,7 @@ def test_a_failing_follow_up_never_fails_the_respondents_submit(
         raise RuntimeError("database hiccup")
 
     monkeypatch.setattr("surveys.receivers.follow_up_create_for_response", broken)
-    invitation = f.invitation(f.survey("nps"), f.contact(owned))
+    invitation = make_invitation(make_survey("nps"), make_contact(owned))
     with django_capture_on_commit_callbacks(execute=True):
         response, created = response_save(
             invitation_id=invitation.pk, answer=Answer(1, {}, "price"), language="en"
@@ -135,19 +136,19 @@ def test_a_failing_follow_up_never_fails_the_respondents_submit(
 
 
 def test_the_safety_net_ignores_happy_answers_and_answers_that_have_one(owned):
-    survey = f.survey("nps")
-    handled = f.answer(survey, 1, acc=owned)
+    survey = make_survey("nps")
+    handled = make_answer(survey, 1, acc=owned)
     services.follow_up_create_for_response(response_id=handled.pk)
-    f.answer(survey, 9, acc=owned)
-    f.answer(f.survey("ces"), 3, acc=owned)
+    make_answer(survey, 9, acc=owned)
+    make_answer(make_survey("ces"), 3, acc=owned)
     assert services.follow_ups_create_missing() == 1
     assert FollowUp.objects.count() == 2
 
 
 def test_the_daily_repair_task_makes_the_follow_ups_that_are_missing(owned, csm_user):
     # Written straight to the database: no receiver ran, as after a bulk import.
-    unhappy = f.answer(f.survey("nps"), 2, acc=owned)
-    f.answer(f.survey("csat"), 5, acc=owned)
+    unhappy = make_answer(make_survey("nps"), 2, acc=owned)
+    make_answer(make_survey("csat"), 5, acc=owned)
     assert tasks.create_missing_follow_ups() == 1
     follow_up = FollowUp.objects.get()
     assert (follow_up.response, follow_up.owner, follow_up.status) == (unhappy, csm_user, "open")
@@ -175,7 +176,7 @@ def test_the_repair_task_runs_daily_on_the_beat_with_an_expiry_and_retries_like_
 
 @pytest.fixture
 def follow_up(owned):
-    response = f.answer(f.survey("nps"), 2, comment="Too slow", acc=owned)
+    response = make_answer(make_survey("nps"), 2, comment="Too slow", acc=owned)
     return services.follow_up_create_for_response(response_id=response.pk)
 
 
@@ -294,9 +295,9 @@ def test_handling_an_unknown_follow_up_is_a_404(csm_client):
 
 
 def test_csms_see_their_own_open_follow_ups_by_default(csm_client, follow_up, make_user):
-    other = f.account(name="Other Co", owner=make_user())
+    other = make_account(name="Other Co", owner=make_user())
     theirs = services.follow_up_create_for_response(
-        response_id=f.answer(f.survey("csat"), 1, acc=other).pk
+        response_id=make_answer(make_survey("csat"), 1, acc=other).pk
     )
     page = csm_client.get("/surveys/follow-ups/")
     assert [x.pk for x in page.context["page"].object_list] == [follow_up.pk]
@@ -318,17 +319,17 @@ def test_handled_follow_ups_are_listed_apart(csm_client, follow_up, csm_user):
 
 
 def test_the_follow_ups_page_needs_few_queries(csm_client, owned, django_assert_max_num_queries):
-    survey = f.survey("nps")
+    survey = make_survey("nps")
     for _ in range(30):
-        services.follow_up_create_for_response(response_id=f.answer(survey, 1, acc=owned).pk)
+        services.follow_up_create_for_response(response_id=make_answer(survey, 1, acc=owned).pk)
     with django_assert_max_num_queries(8):
         page = csm_client.get("/surveys/follow-ups/")
     assert len(page.context["page"].object_list) == 25
 
 
 def test_follow_up_pages_escape_comments_and_notes(csm_client, csm_user, make_user):
-    acc = f.account(name=SCRIPT, owner=csm_user)
-    response = f.answer(f.survey("nps", name=SCRIPT), 1, comment=SCRIPT, acc=acc)
+    acc = make_account(name=SCRIPT, owner=csm_user)
+    response = make_answer(make_survey("nps", name=SCRIPT), 1, comment=SCRIPT, acc=acc)
     follow_up = services.follow_up_create_for_response(response_id=response.pk)
     page = csm_client.get("/surveys/follow-ups/")
     assert SCRIPT not in page.text and "&lt;script&gt;" in page.text
@@ -366,12 +367,12 @@ def test_an_admin_without_a_book_sees_the_teams_open_follow_ups_on_the_home_page
 def test_the_home_page_panel_needs_the_same_queries_for_1_or_40_follow_ups(
     csm_client, owned, django_assert_num_queries
 ):
-    survey = f.survey("nps")
-    services.follow_up_create_for_response(response_id=f.answer(survey, 1, acc=owned).pk)
+    survey = make_survey("nps")
+    services.follow_up_create_for_response(response_id=make_answer(survey, 1, acc=owned).pk)
     with CaptureQueriesContext(connection) as one:
         csm_client.get("/")
     for _ in range(39):
-        services.follow_up_create_for_response(response_id=f.answer(survey, 1, acc=owned).pk)
+        services.follow_up_create_for_response(response_id=make_answer(survey, 1, acc=owned).pk)
     with django_assert_num_queries(len(one.captured_queries)):
         text = csm_client.get("/").text
     assert "Your open survey follow-ups (40)" in text
@@ -382,9 +383,9 @@ def test_the_home_page_panel_needs_the_same_queries_for_1_or_40_follow_ups(
 
 
 def test_answers_and_follow_ups_appear_on_the_account_timeline(owned, csm_user):
-    survey = f.survey("nps", name="Quarterly NPS")
-    happy = f.answer(survey, 10, comment="Love it", acc=owned, days_ago=3)
-    unhappy = f.answer(survey, 2, comment="Slow " * 100, acc=owned, days_ago=1)
+    survey = make_survey("nps", name="Quarterly NPS")
+    happy = make_answer(survey, 10, comment="Love it", acc=owned, days_ago=3)
+    unhappy = make_answer(survey, 2, comment="Slow " * 100, acc=owned, days_ago=1)
     follow_up = services.follow_up_create_for_response(response_id=unhappy.pk)
     services.follow_up_handle(follow_up=follow_up, user=csm_user, note="Called them")
     items = account_timeline(owned, limit=10)
@@ -406,9 +407,9 @@ def test_answers_and_follow_ups_appear_on_the_account_timeline(owned, csm_user):
 
 def test_the_timeline_source_is_registered_and_bounded(owned, django_assert_max_num_queries):
     assert sources()["surveys"] is account_timeline
-    survey = f.survey("csat")
+    survey = make_survey("csat")
     for _ in range(20):
-        services.follow_up_create_for_response(response_id=f.answer(survey, 1, acc=owned).pk)
+        services.follow_up_create_for_response(response_id=make_answer(survey, 1, acc=owned).pk)
     with django_assert_max_num_queries(2):
         items = account_timeline(owned, limit=5)
     assert len([i for i in items if i.kind == "survey_response"]) == 5
@@ -417,7 +418,9 @@ def test_the_timeline_source_is_registered_and_bounded(owned, django_assert_max_
 
 
 def test_the_timeline_shows_a_multi_item_answer_as_its_index(owned):
-    f.answer(f.survey("cli"), answers={"recommend": 9, "buy_again": 8, "try_other": 7}, acc=owned)
+    make_answer(
+        make_survey("cli"), answers={"recommend": 9, "buy_again": 8, "try_other": 7}, acc=owned
+    )
     (item,) = account_timeline(owned, limit=5)
     assert item.title.startswith("CLI 80 from")
 
@@ -449,8 +452,8 @@ def _race(target, n: int = 2) -> list:
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs real concurrent transactions")
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_saves_of_one_answer_make_one_follow_up(make_user):
-    acc = f.account(owner=make_user())
-    response = f.answer(f.survey("nps"), 0, acc=acc)
+    acc = make_account(owner=make_user())
+    response = make_answer(make_survey("nps"), 0, acc=acc)
     results = _race(lambda: services.follow_up_create_for_response(response_id=response.pk), 4)
     assert all(isinstance(r, FollowUp) for r in results), results
     assert len({r.pk for r in results}) == 1
@@ -461,7 +464,7 @@ def test_concurrent_saves_of_one_answer_make_one_follow_up(make_user):
 @pytest.mark.django_db(transaction=True)
 def test_two_csms_handling_at_once_make_one_handled_record(make_user):
     csm = make_user()
-    response = f.answer(f.survey("nps"), 0, acc=f.account(owner=csm))
+    response = make_answer(make_survey("nps"), 0, acc=make_account(owner=csm))
     follow_up = services.follow_up_create_for_response(response_id=response.pk)
     results = _race(
         lambda: services.follow_up_handle(follow_up=follow_up, user=csm, note="Called"), 2

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from surveys.models import Invitation, Response, ResponseEdit
 from surveys.signals import response_saved
-from tests.surveys.respond_factories import make_contact, make_link, make_survey, make_text
+from tests.customers.factories import make_contact
+from tests.surveys.factories import make_link, make_survey, make_text
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.test import Client
 from surveys.models import Response, ResponseEdit
 from surveys.services import Answer, response_save
 from tests.concurrency import POSTGRES_ONLY, run_together
-from tests.surveys.respond_factories import make_link
+from tests.surveys.factories import make_link
 
 pytestmark = POSTGRES_ONLY
 

@@ -18,7 +18,8 @@ from customers.models import LifecycleStage
 from surveys import selectors
 from surveys.models import Invitation, Tag
 from surveys.selectors import ResponseFilters
-from tests.surveys import results_factories as f
+from tests.customers.factories import make_account, make_contact
+from tests.surveys.factories import make_answer, make_invitation, make_survey
 
 pytestmark = pytest.mark.django_db
 
@@ -36,10 +37,10 @@ def _csv(response) -> list[list[str]]:
 
 def test_the_nps_summary_counts_in_sql_what_the_formula_says():
     """Same answers as the hand-worked metrics case: NPS 20 ± 54.0."""
-    survey = f.survey("nps")
+    survey = make_survey("nps")
     for score in [10, 10, 9, 8, 7, 6, 5, 0, 9, 10]:
-        f.answer(survey, score)
-    f.answer(survey, None, comment="only a comment")  # unanswered: not in N
+        make_answer(survey, score)
+    make_answer(survey, None, comment="only a comment")  # unanswered: not in N
     summary = selectors.survey_summary(survey=survey, filters=ALL_TIME)
     assert summary.responses == 10
     assert (summary.score, summary.margin) == (Decimal("20.0"), Decimal("54.0"))
@@ -47,16 +48,16 @@ def test_the_nps_summary_counts_in_sql_what_the_formula_says():
 
 
 def test_a_survey_without_answers_has_no_score():
-    summary = selectors.survey_summary(survey=f.survey("nps"), filters=ALL_TIME)
+    summary = selectors.survey_summary(survey=make_survey("nps"), filters=ALL_TIME)
     assert (summary.responses, summary.score, summary.margin) == (0, None, None)
 
 
 def test_csat_and_ces_summaries_give_share_and_mean():
-    csat, ces = f.survey("csat"), f.survey("ces")
+    csat, ces = make_survey("csat"), make_survey("ces")
     for score in [5, 4, 4, 3, 2, 1, 5]:
-        f.answer(csat, score)
+        make_answer(csat, score)
     for score in [7, 6, 5, 4, 3, 2, 1, 5]:
-        f.answer(ces, score)
+        make_answer(ces, score)
     assert selectors.survey_summary(survey=csat, filters=ALL_TIME).score == Decimal("57")
     assert selectors.survey_summary(survey=csat, filters=ALL_TIME).mean == Decimal("3.43")
     assert selectors.survey_summary(survey=ces, filters=ALL_TIME).score == Decimal("50")
@@ -65,9 +66,9 @@ def test_csat_and_ces_summaries_give_share_and_mean():
 
 def test_a_csat_page_shows_its_share_with_the_margin_in_percentage_points(csm_client):
     """4 of 7 satisfied: 57 %, margin 196 × sqrt((4/7)(3/7) / 7) = 36.66 → 36.7."""
-    csat = f.survey("csat")
+    csat = make_survey("csat")
     for score in [5, 4, 4, 3, 2, 1, 5]:
-        f.answer(csat, score)
+        make_answer(csat, score)
     assert selectors.survey_summary(survey=csat, filters=ALL_TIME).margin == Decimal("36.7")
     page = csm_client.get(f"/surveys/{csat.slug}/?period=all").content.decode()
     assert "± 36.7" in page
@@ -76,9 +77,9 @@ def test_a_csat_page_shows_its_share_with_the_margin_in_percentage_points(csm_cl
 
 def test_cli_is_aggregated_from_the_json_answers():
     """(9, 8, 5) and (6, 7, 3): 38 / 6 / 10 × 100 = 63.3, on SQLite and PostgreSQL alike."""
-    survey = f.survey("cli")
-    f.answer(survey, answers={"recommend": 9, "buy_again": 8, "try_other": 5})
-    f.answer(survey, answers={"recommend": 6, "buy_again": 7, "try_other": 3})
+    survey = make_survey("cli")
+    make_answer(survey, answers={"recommend": 9, "buy_again": 8, "try_other": 5})
+    make_answer(survey, answers={"recommend": 6, "buy_again": 7, "try_other": 3})
     summary = selectors.survey_summary(survey=survey, filters=ALL_TIME)
     assert summary.score == Decimal("63.3")
     # Respondents' CLIs 73.3 and 53.3: variance 100, margin 1.96 × sqrt(100 / 2) = 13.9.
@@ -89,15 +90,15 @@ def test_cli_is_aggregated_from_the_json_answers():
 
 def test_csi_is_aggregated_from_the_json_answers():
     """The hand-worked case of test_metrics: CSI 62.5 with weights 0.583 / 0.417."""
-    survey = f.survey("csi", csi_criteria=["price", "support"])
-    f.answer(
+    survey = make_survey("csi", csi_criteria=["price", "support"])
+    make_answer(
         survey,
         answers={
             "price": {"importance": 8, "satisfaction": 6},
             "support": {"importance": 4, "satisfaction": 9},
         },
     )
-    f.answer(
+    make_answer(
         survey,
         answers={
             "price": {"importance": 6, "satisfaction": 4},
@@ -112,16 +113,16 @@ def test_csi_is_aggregated_from_the_json_answers():
 
 
 def test_the_trend_has_one_score_per_calendar_month():
-    survey = f.survey("nps")
+    survey = make_survey("nps")
     now = timezone.now()
     this_month = now.replace(day=1, hour=12)
     last_month = (this_month - dt.timedelta(days=1)).replace(day=2)
     for score in (10, 10):
-        r = f.answer(survey, score)
+        r = make_answer(survey, score)
         r.created_at = this_month
         r.save()
     for score in (0, 10):
-        r = f.answer(survey, score)
+        r = make_answer(survey, score)
         r.created_at = last_month
         r.save()
     points = selectors.survey_trend(survey=survey, filters=ALL_TIME, now=now)
@@ -132,13 +133,13 @@ def test_the_trend_has_one_score_per_calendar_month():
 
 
 def test_the_response_rate_counts_answers_to_the_invitations_sent_in_the_period():
-    survey = f.survey("nps")
-    f.answer(survey, 9, days_ago=3)
-    f.answer(survey, 3, days_ago=10)
-    f.invitation(survey, f.contact(), days_ago=5)
-    f.invitation(survey, f.contact(), days_ago=6)
-    f.answer(survey, 9, days_ago=100)  # sent before the 30-day window
-    test_link = f.invitation(survey, f.contact(), days_ago=1)  # an admin trying the survey
+    survey = make_survey("nps")
+    make_answer(survey, 9, days_ago=3)
+    make_answer(survey, 3, days_ago=10)
+    make_invitation(survey, make_contact(), days_ago=5)
+    make_invitation(survey, make_contact(), days_ago=6)
+    make_answer(survey, 9, days_ago=100)  # sent before the 30-day window
+    test_link = make_invitation(survey, make_contact(), days_ago=1)  # an admin trying the survey
     test_link.trigger = Invitation.Trigger.MANUAL
     test_link.save()
     rate = selectors.survey_response_rate(survey=survey, filters=ResponseFilters(period="30"))
@@ -150,15 +151,15 @@ def test_the_response_rate_counts_answers_to_the_invitations_sent_in_the_period(
 
 @pytest.fixture
 def mixed_answers(csm_user):
-    survey = f.survey("nps")
-    pro = f.account(name="Pro Co", plan="Pro", stage=LifecycleStage.RENEWAL, owner=csm_user)
-    basic = f.account(name="Basic Co", plan="Basic", stage=LifecycleStage.ONBOARDING)
+    survey = make_survey("nps")
+    pro = make_account(name="Pro Co", plan="Pro", stage=LifecycleStage.RENEWAL, owner=csm_user)
+    basic = make_account(name="Basic Co", plan="Basic", stage=LifecycleStage.ONBOARDING)
     pricing = Tag.objects.create(name="Pricing", keywords="price")
     answers = {
-        "pro_detractor": f.answer(survey, 2, comment="The price is too high", acc=pro),
-        "pro_promoter": f.answer(survey, 10, comment="Love it", acc=pro, days_ago=60),
-        "basic_passive": f.answer(survey, 7, comment="Fine", acc=basic, days_ago=200),
-        "basic_silent": f.answer(survey, 9, acc=basic),
+        "pro_detractor": make_answer(survey, 2, comment="The price is too high", acc=pro),
+        "pro_promoter": make_answer(survey, 10, comment="Love it", acc=pro, days_ago=60),
+        "basic_passive": make_answer(survey, 7, comment="Fine", acc=basic, days_ago=200),
+        "basic_silent": make_answer(survey, 9, acc=basic),
     }
     answers["pro_detractor"].tags.add(pricing)
     return survey, answers, pro, pricing
@@ -267,9 +268,9 @@ def test_filters_beyond_what_the_database_holds_are_a_400_on_the_page_and_the_ex
 
 
 def test_csat_surveys_filter_by_satisfaction_not_nps_categories(csm_client):
-    survey = f.survey("csat")
-    f.answer(survey, 1, comment="bad")
-    f.answer(survey, 5, comment="good")
+    survey = make_survey("csat")
+    make_answer(survey, 1, comment="bad")
+    make_answer(survey, 5, comment="good")
     response = csm_client.get(f"/surveys/{survey.slug}/?category=unsatisfied")
     assert [r.comment for r in response.context["page"].object_list] == ["bad"]
     assert csm_client.get(f"/surveys/{survey.slug}/?category=detractor").status_code == 400
@@ -310,10 +311,10 @@ def test_the_page_shows_score_margin_rate_charts_and_benchmarks(csm_client, mixe
 
 
 def _many_answers(survey, n: int, tag: Tag) -> None:
-    acc = f.account(plan="Pro")
-    person = f.contact(acc)
+    acc = make_account(plan="Pro")
+    person = make_contact(acc)
     for i in range(n):
-        r = f.answer(survey, i % 11, comment=f"comment {i}", person=person, days_ago=i % 300)
+        r = make_answer(survey, i % 11, comment=f"comment {i}", person=person, days_ago=i % 300)
         r.tags.add(tag)
 
 
@@ -322,7 +323,7 @@ def test_the_results_page_needs_the_same_queries_for_5_or_60_answers(
     csm_client, django_assert_max_num_queries, kind
 ):
     tag = Tag.objects.create(name="t")
-    small, big = f.survey(kind), f.survey(kind)
+    small, big = make_survey(kind), make_survey(kind)
     _many_answers(small, 5, tag)
     _many_answers(big, 60, tag)
     with django_assert_max_num_queries(16) as small_queries:
@@ -335,7 +336,7 @@ def test_paging_through_comments_fetches_only_the_comments(
     csm_client, django_assert_max_num_queries
 ):
     tag = Tag.objects.create(name="t")
-    survey = f.survey("nps")
+    survey = make_survey("nps")
     _many_answers(survey, 60, tag)
     url = f"/surveys/{survey.slug}/?show=all&period=all&page=2"
 
@@ -366,17 +367,17 @@ def test_the_survey_list_shows_every_kind_with_bounded_queries(
     csm_client, django_assert_max_num_queries
 ):
     for kind in ["nps", "csat", "ces", "cli", "csi"]:
-        survey = f.survey(kind, name=f"The {kind} one")
+        survey = make_survey(kind, name=f"The {kind} one")
         for _ in range(3):
             if kind == "cli":
-                f.answer(survey, answers={"recommend": 10, "buy_again": 10, "try_other": 4})
+                make_answer(survey, answers={"recommend": 10, "buy_again": 10, "try_other": 4})
             elif kind == "csi":
-                f.answer(
+                make_answer(
                     survey,
                     answers={k: {"importance": 5, "satisfaction": 9} for k in survey.criteria},
                 )
             else:
-                f.answer(survey, {"nps": 10, "csat": 5, "ces": 2}[kind])
+                make_answer(survey, {"nps": 10, "csat": 5, "ces": 2}[kind])
     with django_assert_max_num_queries(8):
         response = csm_client.get("/surveys/")
     rows = {row.survey.kind: row.summary for row in response.context["rows"]}
@@ -390,7 +391,7 @@ def test_the_survey_list_shows_every_kind_with_bounded_queries(
 
 def _csi_answers(survey, rows):
     for satisfactions in rows:
-        f.answer(
+        make_answer(
             survey,
             answers={
                 key: {"importance": 4 + i, "satisfaction": sat}
@@ -400,14 +401,14 @@ def _csi_answers(survey, rows):
 
 
 def test_the_survey_list_shows_the_same_margins_as_each_results_page():
-    cli = f.survey("cli")
+    cli = make_survey("cli")
     for values in [(10, 9, 8), (4, 6, 5), (7, 7, 2)]:
-        f.answer(
+        make_answer(
             cli, answers=dict(zip(["recommend", "buy_again", "try_other"], values, strict=True))
         )
     # The same criteria in another order: the list's union re-keys each survey's columns.
-    forward = f.survey("csi", csi_criteria=["price", "support"])
-    backward = f.survey("csi", csi_criteria=["support", "price"])
+    forward = make_survey("csi", csi_criteria=["price", "support"])
+    backward = make_survey("csi", csi_criteria=["support", "price"])
     _csi_answers(forward, [(9, 3), (5, 8), (7, 7)])
     _csi_answers(backward, [(2, 10), (6, 6), (9, 4)])
 
@@ -425,7 +426,7 @@ def test_the_survey_list_shows_the_same_margins_as_each_results_page():
 
     # A survey with a criterion the others lack: their answers never rated it, so the list
     # leaves their margins out instead of showing a wrong one.
-    wider = f.survey("csi", csi_criteria=["price", "support", "onboarding"])
+    wider = make_survey("csi", csi_criteria=["price", "support", "onboarding"])
     _csi_answers(wider, [(9, 3, 7), (5, 8, 6)])
     rows, _ = margins()
     assert (rows[forward.pk], rows[backward.pk]) == (None, None)
@@ -436,10 +437,10 @@ def test_the_survey_list_shows_the_same_margins_as_each_results_page():
 
 
 def test_script_payloads_in_comments_and_names_are_escaped_on_the_results_page(csm_client):
-    survey = f.survey("nps", name=SCRIPT)
-    acc = f.account(name=SCRIPT, plan=SCRIPT)
-    person = f.contact(acc, name=SCRIPT)
-    r = f.answer(survey, 3, comment=SCRIPT, person=person)
+    survey = make_survey("nps", name=SCRIPT)
+    acc = make_account(name=SCRIPT, plan=SCRIPT)
+    person = make_contact(acc, name=SCRIPT)
+    r = make_answer(survey, 3, comment=SCRIPT, person=person)
     r.tags.add(Tag.objects.create(name=SCRIPT))
     for url in (f"/surveys/{survey.slug}/", f"/surveys/{survey.slug}/?account={acc.pk}"):
         text = csm_client.get(url).text
@@ -465,11 +466,11 @@ def test_the_csv_export_has_the_filtered_answers_with_tags(csm_client, mixed_ans
 
 
 def test_the_csv_export_neutralises_spreadsheet_formulas(csm_client):
-    survey = f.survey("nps")
-    acc = f.account(name='=HYPERLINK("http://evil.example","x")')
-    f.answer(survey, 1, comment="+cmd|' /C calc'!A0", acc=acc)
-    f.answer(survey, 2, comment="  @SUM(1+1)", acc=acc)
-    f.answer(survey, 3, comment=SCRIPT, acc=acc)
+    survey = make_survey("nps")
+    acc = make_account(name='=HYPERLINK("http://evil.example","x")')
+    make_answer(survey, 1, comment="+cmd|' /C calc'!A0", acc=acc)
+    make_answer(survey, 2, comment="  @SUM(1+1)", acc=acc)
+    make_answer(survey, 3, comment=SCRIPT, acc=acc)
     header, *rows = _csv(csm_client.get(f"/surveys/{survey.slug}/export.csv"))
     comments = {row[header.index("comment")] for row in rows}
     assert comments == {"'+cmd|' /C calc'!A0", "'  @SUM(1+1)", SCRIPT}
@@ -479,14 +480,14 @@ def test_the_csv_export_neutralises_spreadsheet_formulas(csm_client):
 
 
 def test_the_csv_export_of_multi_item_surveys_has_a_column_per_item(csm_client):
-    cli = f.survey("cli")
-    f.answer(cli, answers={"recommend": 9, "buy_again": 8, "try_other": 7}, days_ago=1)
-    f.answer(cli, answers={"recommend": 0, "buy_again": 0, "try_other": 0})
+    cli = make_survey("cli")
+    make_answer(cli, answers={"recommend": 9, "buy_again": 8, "try_other": 7}, days_ago=1)
+    make_answer(cli, answers={"recommend": 0, "buy_again": 0, "try_other": 0})
     header, *rows = _csv(csm_client.get(f"/surveys/{cli.slug}/export.csv?show=all"))
     assert [dict(zip(header, row, strict=True))["cli"] for row in rows] == ["80.0", "0.0"]
     assert {"recommend", "buy_again", "try_other"} <= set(header)
-    csi = f.survey("csi", csi_criteria=["price"])
-    f.answer(csi, answers={"price": {"importance": 3, "satisfaction": 7}})
+    csi = make_survey("csi", csi_criteria=["price"])
+    make_answer(csi, answers={"price": {"importance": 3, "satisfaction": 7}})
     header, row = _csv(csm_client.get(f"/surveys/{csi.slug}/export.csv?show=all"))
     values = dict(zip(header, row, strict=True))
     assert (values["price_importance"], values["price_satisfaction"], values["csi"]) == (
@@ -497,7 +498,7 @@ def test_the_csv_export_of_multi_item_surveys_has_a_column_per_item(csm_client):
 
 
 def test_the_csv_export_refuses_bad_filters_by_name(csm_client):
-    survey = f.survey("nps")
+    survey = make_survey("nps")
     response = csm_client.get(f"/surveys/{survey.slug}/export.csv?period=forever")
     assert response.status_code == 400
     assert "period" in response.content.decode()
@@ -543,13 +544,13 @@ def test_read_pages_answer_head_and_refuse_post(csm_client, mixed_answers):
 def test_csi_criteria_are_shown_by_their_label_with_script_payloads_escaped(csm_client):
     from surveys.models import SurveyText
 
-    survey = f.survey("csi", csi_criteria=["price_value", "support"])
+    survey = make_survey("csi", csi_criteria=["price_value", "support"])
     SurveyText.objects.update_or_create(
         survey=survey,
         language="en",
         defaults={"items": {"support": "<script>alert(1)</script> Help desk"}},
     )
-    f.answer(
+    make_answer(
         survey,
         answers={
             "price_value": {"importance": 8, "satisfaction": 6},

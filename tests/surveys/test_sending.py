@@ -20,7 +20,8 @@ from surveys import services, tasks
 from surveys.models import Campaign, CampaignRun, Invitation, SendSkip
 from surveys.services import campaign_run, invitation_create, invitations_send_due
 from surveys.tokens import LinkState, link_resolve
-from tests.surveys.respond_factories import make_account, make_contact, make_link, make_survey
+from tests.customers.factories import make_account, make_contact
+from tests.surveys.factories import make_link, make_survey
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,8 @@ from customers.models import Ticket
 from surveys.models import Campaign, CampaignRun, Invitation, SendSkip
 from surveys.services import campaign_run, invitations_create_for_ticket, invitations_send_due
 from tests.concurrency import POSTGRES_ONLY, run_together
-from tests.surveys.respond_factories import make_account, make_contact, make_survey
+from tests.customers.factories import make_account, make_contact
+from tests.surveys.factories import make_survey
 
 pytestmark = POSTGRES_ONLY
 

@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from surveys.models import Invitation, SendSkip
-from tests.surveys.respond_factories import make_contact, make_survey
+from tests.customers.factories import make_contact
+from tests.surveys.factories import make_survey
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,8 @@ from django.test import Client
 from surveys import services
 from surveys.models import Response, Tag
 from surveys.services import Answer, keyword_pattern, response_save
-from tests.surveys import results_factories as f
+from tests.customers.factories import make_contact
+from tests.surveys.factories import make_answer, make_invitation, make_survey
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def test_auto_tags_are_added_and_manual_tags_kept():
     pricing = Tag.objects.create(name="Pricing", keywords="price, expensive")
     Tag.objects.create(name="Bugs", keywords="bug")
     manual = Tag.objects.create(name="VIP")
-    response = f.answer(f.survey("nps"), 4, comment="Too expensive for us")
+    response = make_answer(make_survey("nps"), 4, comment="Too expensive for us")
     response.tags.add(manual)
     assert services.response_auto_tag(response_id=response.pk) == [pricing]
     assert set(response.tags.values_list("name", flat=True)) == {"Pricing", "VIP"}
@@ -54,7 +55,7 @@ def test_auto_tags_are_added_and_manual_tags_kept():
 
 def test_auto_tagging_twice_adds_nothing_twice():
     Tag.objects.create(name="Pricing", keywords="price")
-    response = f.answer(f.survey("nps"), 4, comment="price")
+    response = make_answer(make_survey("nps"), 4, comment="price")
     services.response_auto_tag(response_id=response.pk)
     services.response_auto_tag(response_id=response.pk)
     assert Response.tags.through.objects.filter(response=response).count() == 1
@@ -66,8 +67,8 @@ def test_auto_tagging_a_deleted_response_does_nothing():
 
 def test_saving_an_answer_tags_it_after_commit(django_capture_on_commit_callbacks):
     Tag.objects.create(name="Support", keywords="support")
-    survey = f.survey("csat")
-    invitation = f.invitation(survey, f.contact())
+    survey = make_survey("csat")
+    invitation = make_invitation(survey, make_contact())
     with django_capture_on_commit_callbacks(execute=True):
         response, created = response_save(
             invitation_id=invitation.pk,
@@ -81,8 +82,8 @@ def test_saving_an_answer_tags_it_after_commit(django_capture_on_commit_callback
 def test_an_edited_comment_gains_new_tags_and_keeps_old_ones(django_capture_on_commit_callbacks):
     Tag.objects.create(name="Pricing", keywords="price")
     Tag.objects.create(name="Bugs", keywords="bug")
-    survey = f.survey("nps")
-    invitation = f.invitation(survey, f.contact())
+    survey = make_survey("nps")
+    invitation = make_invitation(survey, make_contact())
     with django_capture_on_commit_callbacks(execute=True):
         response_save(
             invitation_id=invitation.pk, answer=Answer(8, {}, "price is fine"), language="en"
@@ -100,7 +101,7 @@ def test_an_edited_comment_gains_new_tags_and_keeps_old_ones(django_capture_on_c
 
 @pytest.fixture
 def answered():
-    return f.answer(f.survey("nps"), 6, comment="meh")
+    return make_answer(make_survey("nps"), 6, comment="meh")
 
 
 def test_a_csm_adds_a_tag_with_htmx_and_gets_the_tag_cell_back(csm_client, answered):

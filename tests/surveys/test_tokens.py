@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from surveys.models import Invitation
 from surveys.tokens import LinkState, link_resolve, token_hash, token_new
-from tests.surveys.respond_factories import make_link
+from tests.surveys.factories import make_link
 
 pytestmark = pytest.mark.django_db
 

@@ -1,25 +1,13 @@
-"""Builders for the ingest and API tests: plain functions (not fixtures) so they never collide
-with fixtures that other test modules in this folder define."""
+"""Talking to the ingest API in tests: auth headers, JSON posts and event items. The
+builders of rows are in tests.customers.factories."""
 
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 from typing import Any
 
 from django.test import Client
-
-from customers.models import Account, Contact
-from customers.services import api_key_create
-
-SCRIPT = "<script>alert(1)</script>"
-_ids = itertools.count(1)
-
-
-def make_key(name: str = "test sync") -> str:
-    _api_key, key = api_key_create(name=name)
-    return key
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -35,19 +23,6 @@ def post(client: Client, path: str, body: Any, *, headers: dict[str, str] | None
     """POST JSON (or raw bytes/str as given) to the API."""
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
     return client.post(path, data=data, content_type="application/json", **(headers or {}))
-
-
-def make_account(external_id: str | None = None, **fields) -> Account:
-    n = next(_ids)
-    fields.setdefault("name", f"Ingest account {n}")
-    return Account.objects.create(external_id=external_id or f"ing-acc-{n}", **fields)
-
-
-def make_contact(account: Account, external_id: str | None = None, **fields) -> Contact:
-    n = next(_ids)
-    return Contact.objects.create(
-        account=account, external_id=external_id or f"ing-con-{n}", **fields
-    )
 
 
 def event(event_id: str, account: str | None, *, type: str = "login", at: str, **extra) -> dict:
