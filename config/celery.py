@@ -44,6 +44,13 @@ app.conf.beat_schedule = {
         "schedule": 10 * 60,
         "options": {"expires": 10 * 60 - 10},
     },
+    # Every account's health snapshot for the day, split into id ranges that workers share.
+    # A rerun replaces the day's snapshots, so an overlap with the previous run is harmless.
+    "health-recompute-all": {
+        "task": "health.tasks.recompute_health_all",
+        "schedule": DAY,
+        "options": {"expires": 6 * HOUR},
+    },
     "surveys-send-due-invitations": {
         "task": "surveys.tasks.send_due_invitations",
         "schedule": 60,

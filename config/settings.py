@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "customers",
     "surveys",
     "metrics",
+    "health",
     "loyalty",
     "demo",  # builds on the domain apps above; none of them imports it
     "ninja",  # the API docs page then uses its bundled Swagger UI, not a CDN

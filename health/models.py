@@ -1,0 +1,285 @@
+"""Health profiles (set up in the admin), one snapshot per account per day, manual overrides
+and the CSM's own sentiment (docs/domain/health-scores.md)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from customers.models import Account, LifecycleStage
+from health import scoring
+
+
+class MeasureKind(models.TextChoices):
+    """The inputs a measure can read; each is computed for every account set-based."""
+
+    DAYS_SINCE_ACTIVITY = "days_since_activity", "Days since last activity"
+    ACTIVE_CONTACTS = "active_contacts", "Contacts active in the last 30 days"
+    USAGE_TREND = "usage_trend", "Usage, last 30 days against the 30 before (%)"
+    USAGE_BREADTH = "usage_breadth", "Event types used in the last 30 days"
+    SEATS_USED = "seats_used", "Seats used (% of seats, from traits)"
+    NPS_LATEST = "nps_latest", "Latest NPS answer (0–10)"
+    CSAT_AVERAGE = "csat_average", "CSAT average, last 90 days (1–5)"
+    OPEN_TICKETS = "open_tickets", "Open tickets"
+    OLDEST_OPEN_TICKET_DAYS = "oldest_open_ticket_days", "Age of the oldest open ticket (days)"
+    FAILED_PAYMENTS = "failed_payments", "Failed payments"
+    CARD_EXPIRY_DAYS = "card_expiry_days", "Days until the card expires"
+    CSM_SENTIMENT = "csm_sentiment", "CSM sentiment (0 poor, 50 fair, 100 good)"
+    LIFECYCLE_STAGE = "lifecycle_stage", "Lifecycle stage"
+
+
+class Mapping(models.TextChoices):
+    LINEAR = scoring.LINEAR, "Linear between worst and best"
+    BANDS = scoring.BANDS, "Bands"
+    CHOICES = scoring.CHOICES, "Named values"
+
+
+class Band(models.TextChoices):
+    RED = scoring.RED, "Red"
+    YELLOW = scoring.YELLOW, "Yellow"
+    GREEN = scoring.GREEN, "Green"
+
+
+class HealthProfile(models.Model):
+    """A way of scoring a segment of accounts. The first profile by ``priority`` whose segment
+    an account is in scores it; a default profile takes the rest."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    priority = models.PositiveSmallIntegerField(
+        default=100, help_text="Profiles are tried from the lowest number up."
+    )
+    is_default = models.BooleanField(
+        default=False, help_text="Scores the accounts no other profile's segment takes."
+    )
+    max_account_age_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Only accounts younger than this many days (e.g. 90 for onboarding).",
+    )
+    stages = models.JSONField(
+        default=list, blank=True, help_text="Only accounts in these lifecycle stages; empty: any."
+    )
+    red_max = models.PositiveSmallIntegerField(
+        default=50, validators=[MaxValueValidator(99)], help_text="Scores up to this are red."
+    )
+    yellow_max = models.PositiveSmallIntegerField(
+        default=75,
+        validators=[MaxValueValidator(99)],
+        help_text="Up to this, yellow; above, green.",
+    )
+
+    class Meta:
+        ordering = ["priority", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="health_one_default_profile",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(red_max__lt=models.F("yellow_max")),
+                name="health_bands_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if None not in (self.red_max, self.yellow_max) and self.red_max >= self.yellow_max:
+            raise ValidationError({"yellow_max": "Yellow must start above red."})
+        unknown = set(self.stages or []) - set(LifecycleStage.values)
+        if unknown:
+            raise ValidationError({"stages": f"Unknown stages: {', '.join(sorted(unknown))}."})
+
+
+class MeasureGroup(models.Model):
+    profile = models.ForeignKey(HealthProfile, on_delete=models.CASCADE, related_name="groups")
+    name = models.CharField(max_length=60)
+    weight = models.DecimalField(
+        max_digits=6, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "name"], name="health_group_name_once"),
+            models.CheckConstraint(condition=models.Q(weight__gt=0), name="health_group_weight"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile} · {self.name}"
+
+
+class Measure(models.Model):
+    group = models.ForeignKey(MeasureGroup, on_delete=models.CASCADE, related_name="measures")
+    kind = models.CharField(max_length=40, choices=MeasureKind.choices)
+    weight = models.DecimalField(
+        max_digits=6, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    mapping = models.CharField(max_length=10, choices=Mapping.choices, default=Mapping.LINEAR)
+    worst = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, help_text="Linear: scores 0."
+    )
+    best = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, help_text="Linear: scores 100."
+    )
+    bands = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Bands: [[upper bound, score], …] ascending, e.g. [[0, 100], [2, 50]].",
+    )
+    above = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(100)], help_text="Bands: score above the last."
+    )
+    choices = models.JSONField(
+        default=dict, blank=True, help_text='Named values: {"onboarding": 60, "loyalty": 100}.'
+    )
+
+    class Meta:
+        ordering = ["group", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(weight__gt=0), name="health_measure_weight"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} · {self.get_kind_display()}"
+
+    def clean(self) -> None:
+        if self.mapping == Mapping.LINEAR:
+            if self.worst is None or self.best is None:
+                raise ValidationError({"best": "A linear measure needs a worst and a best value."})
+            if self.worst == self.best:
+                raise ValidationError({"best": "Best must differ from worst."})
+        elif self.mapping == Mapping.BANDS:
+            bands = self.bands
+            valid = (
+                isinstance(bands, list)
+                and bands
+                and all(
+                    isinstance(b, list | tuple)
+                    and len(b) == 2
+                    and all(isinstance(x, int | float) and not isinstance(x, bool) for x in b)
+                    and 0 <= b[1] <= 100
+                    for b in bands
+                )
+            )
+            if not valid:
+                raise ValidationError(
+                    {"bands": "Give [[upper bound, score 0–100], …], e.g. [[0, 100], [2, 50]]."}
+                )
+            uppers = [b[0] for b in bands]
+            if uppers != sorted(set(uppers)):
+                raise ValidationError({"bands": "Upper bounds must rise from band to band."})
+        elif self.mapping == Mapping.CHOICES:
+            choices = self.choices
+            if (
+                not isinstance(choices, dict)
+                or not choices
+                or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 100
+                    for v in choices.values()
+                )
+            ):
+                raise ValidationError({"choices": 'Give {"value": score 0–100, …}.'})
+
+    def spec(self) -> scoring.MeasureSpec:
+        return scoring.MeasureSpec(
+            key=f"m{self.pk}",
+            kind=self.kind,
+            weight=float(self.weight),
+            mapping=self.mapping,
+            worst=None if self.worst is None else float(self.worst),
+            best=None if self.best is None else float(self.best),
+            bands=[(float(u), float(s)) for u, s in self.bands or []],
+            above=float(self.above),
+            choices={str(k): float(v) for k, v in (self.choices or {}).items()},
+        )
+
+
+class Source(models.TextChoices):
+    COMPUTED = "computed", "Computed"
+    OVERRIDE = "override", "Manual override"
+    FROZEN = "frozen", "Frozen (churned)"
+
+
+class HealthSnapshot(models.Model):
+    """An account's health on one day. A recompute on the same day replaces it."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health_snapshots")
+    day = models.DateField()
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    band = models.CharField(max_length=10, choices=Band.choices, blank=True)
+    components = models.JSONField(default=dict, blank=True)
+    profile = models.ForeignKey(
+        HealthProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.COMPUTED)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="health_one_snapshot_a_day"),
+        ]
+        indexes = [models.Index(fields=["day", "band"], name="health_day_band")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day}: {self.score} {self.band}"
+
+
+class HealthOverride(models.Model):
+    """A CSM's judgement that replaces the computed score until it expires."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health_overrides")
+    score = models.PositiveSmallIntegerField(validators=[MaxValueValidator(100)])
+    reason = models.TextField()
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-expires_at"], name="health_override_live")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(score__lte=100), name="health_override_score"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.score} until {self.expires_at:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        if not (self.reason or "").strip():
+            raise ValidationError({"reason": "Say why the score is overridden."})
+        if self.expires_at and self.expires_at <= timezone.now():
+            raise ValidationError({"expires_at": "An override must end in the future."})
+
+
+class Sentiment(models.IntegerChoices):
+    POOR = 0, "Poor"
+    FAIR = 50, "Fair"
+    GOOD = 100, "Good"
+
+
+class CsmSentiment(models.Model):
+    """How the account's CSM feels about it, set by hand; one of the score's measures."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="csm_sentiment")
+    value = models.PositiveSmallIntegerField(choices=Sentiment.choices)
+    note = models.CharField(max_length=500, blank=True)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.get_value_display()}"

@@ -1,0 +1,222 @@
+"""Reads for health: every input of the score for a chunk of accounts, a fixed handful of
+queries whatever the chunk's size, and the snapshots' history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import Avg, Count, Max, Min, OuterRef, Q, Subquery, Sum
+from django.utils import timezone
+
+from customers.ingest import BILLING_EVENT_TYPES
+from customers.models import Account, Contact, DailyUsage, Ticket, TicketStatus
+from health.models import CsmSentiment, HealthOverride, HealthSnapshot, MeasureKind
+from surveys.models import Response, SurveyKind
+
+WINDOW = dt.timedelta(days=30)
+CSAT_WINDOW = dt.timedelta(days=90)
+
+
+def _days_between(later: dt.date, earlier: dt.date) -> int:
+    return (later - earlier).days
+
+
+def _card_expiry_days(month: int | None, year: int | None, day: dt.date) -> int | None:
+    """Days from ``day`` to the end of the card's expiry month (negative once expired)."""
+    if not month or not year or not 1 <= month <= 12:
+        return None
+    first_of_next = dt.date(year + month // 12, month % 12 + 1, 1)
+    return _days_between(first_of_next - dt.timedelta(days=1), day)
+
+
+def _seats_used(traits: Any) -> float | None:
+    """Seats in use as a share of seats bought, when the account's traits say both."""
+    if not isinstance(traits, dict):
+        return None
+    used, seats = traits.get("seats_used"), traits.get("seats")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (used, seats)):
+        return None
+    return None if seats <= 0 else round(100.0 * used / seats, 1)
+
+
+def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict[str, Any]]:
+    """Each account's raw inputs on ``day``, keyed by :class:`MeasureKind` (missing data is
+    simply absent), plus ``_account`` facts the profile choice and freezing need."""
+    ids = list(account_ids)
+    recent_from = day - WINDOW + dt.timedelta(days=1)  # the 30 days ending on ``day``
+    prior_from = recent_from - WINDOW
+    since = timezone.make_aware(dt.datetime.combine(day, dt.time.min)) - WINDOW
+    end = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
+
+    latest_nps = (
+        Response.objects.filter(
+            account=OuterRef("pk"),
+            survey__kind=SurveyKind.NPS,
+            score__isnull=False,
+            created_at__lt=end,
+        )
+        .order_by("-created_at", "-pk")
+        .values("score")[:1]
+    )
+    inputs: dict[int, dict[str, Any]] = {}
+    for row in (
+        Account.objects.filter(pk__in=ids)
+        .annotate(nps=Subquery(latest_nps))
+        .values(
+            "pk",
+            "created_at",
+            "stage",
+            "churned_at",
+            "last_activity_at",
+            "card_exp_month",
+            "card_exp_year",
+            "traits",
+            "nps",
+        )
+    ):
+        raw: dict[str, Any] = {
+            MeasureKind.LIFECYCLE_STAGE: row["stage"] or None,
+            MeasureKind.NPS_LATEST: row["nps"],
+            MeasureKind.CARD_EXPIRY_DAYS: _card_expiry_days(
+                row["card_exp_month"], row["card_exp_year"], day
+            ),
+            MeasureKind.SEATS_USED: _seats_used(row["traits"]),
+            MeasureKind.OPEN_TICKETS: 0,
+            MeasureKind.ACTIVE_CONTACTS: 0,
+            MeasureKind.FAILED_PAYMENTS: 0,
+            "_account": {
+                "age_days": _days_between(day, timezone.localtime(row["created_at"]).date()),
+                "stage": row["stage"],
+                "churned": row["churned_at"] is not None and row["churned_at"] < end,
+            },
+        }
+        if row["last_activity_at"] is not None:
+            last = row["last_activity_at"].astimezone(dt.UTC).date()
+            raw[MeasureKind.DAYS_SINCE_ACTIVITY] = max(0, _days_between(day, last))
+        inputs[row["pk"]] = raw
+
+    for account_id, active in (
+        Contact.objects.filter(account_id__in=ids, last_seen_at__gte=since, last_seen_at__lt=end)
+        .values("account_id")
+        .annotate(n=Count("pk"))
+        .values_list("account_id", "n")
+    ):
+        inputs[account_id][MeasureKind.ACTIVE_CONTACTS] = active
+
+    product = ~Q(type__in=BILLING_EVENT_TYPES)
+    in_recent = Q(day__gte=recent_from, day__lte=day)
+    in_prior = Q(day__gte=prior_from, day__lt=recent_from)
+    for account_id, recent, prior, breadth, failed in (
+        DailyUsage.objects.filter(account_id__in=ids, day__gte=prior_from, day__lte=day)
+        .values("account_id")
+        .annotate(
+            recent=Sum("count", filter=product & in_recent, default=0),
+            prior=Sum("count", filter=product & in_prior, default=0),
+            breadth=Count("type", filter=product & in_recent, distinct=True),
+            failed=Sum("count", filter=Q(type="payment_failed") & in_recent, default=0),
+        )
+        .values_list("account_id", "recent", "prior", "breadth", "failed")
+    ):
+        raw = inputs[account_id]
+        raw[MeasureKind.USAGE_BREADTH] = breadth
+        raw[MeasureKind.FAILED_PAYMENTS] = failed
+        if prior:
+            raw[MeasureKind.USAGE_TREND] = round(100.0 * (recent - prior) / prior, 1)
+    for raw in inputs.values():  # no product events in 30 days is data: nothing was used
+        raw.setdefault(MeasureKind.USAGE_BREADTH, 0)
+
+    for account_id, average in (
+        Response.objects.filter(
+            account_id__in=ids,
+            survey__kind=SurveyKind.CSAT,
+            score__isnull=False,
+            created_at__gte=end - CSAT_WINDOW,
+            created_at__lt=end,
+        )
+        .values("account_id")
+        .annotate(average=Avg("score"))
+        .values_list("account_id", "average")
+    ):
+        inputs[account_id][MeasureKind.CSAT_AVERAGE] = round(float(average), 2)
+
+    for account_id, count, oldest in (
+        Ticket.objects.filter(account_id__in=ids, status=TicketStatus.OPEN, opened_at__lt=end)
+        .values("account_id")
+        .annotate(n=Count("pk"), oldest=Min("opened_at"))
+        .values_list("account_id", "n", "oldest")
+    ):
+        inputs[account_id][MeasureKind.OPEN_TICKETS] = count
+        age = _days_between(day, oldest.astimezone(dt.UTC).date())
+        inputs[account_id][MeasureKind.OLDEST_OPEN_TICKET_DAYS] = max(0, age)
+
+    for account_id, value in CsmSentiment.objects.filter(account_id__in=ids).values_list(
+        "account_id", "value"
+    ):
+        inputs[account_id][MeasureKind.CSM_SENTIMENT] = value
+    return inputs
+
+
+def overrides_in_force(*, account_ids: Sequence[int], at: dt.datetime) -> dict[int, HealthOverride]:
+    """The newest unexpired override of each account."""
+    found: dict[int, HealthOverride] = {}
+    for override in HealthOverride.objects.filter(
+        account_id__in=list(account_ids), expires_at__gt=at, created_at__lte=at
+    ).order_by("account_id", "-created_at", "-pk"):
+        found.setdefault(override.account_id, override)
+    return found
+
+
+def snapshots_before(*, account_ids: Sequence[int], day: dt.date) -> dict[int, HealthSnapshot]:
+    """Each account's last snapshot before ``day`` (what a churned account is frozen at)."""
+    latest = (
+        HealthSnapshot.objects.filter(account_id__in=list(account_ids), day__lt=day)
+        .values("account_id")
+        .annotate(last=Max("day"))
+    )
+    wanted = {(row["account_id"], row["last"]) for row in latest}
+    if not wanted:
+        return {}
+    rows = HealthSnapshot.objects.filter(
+        account_id__in={a for a, _ in wanted}, day__in={d for _, d in wanted}
+    )
+    return {s.account_id: s for s in rows if (s.account_id, s.day) in wanted}
+
+
+def health_history(*, account_id: int, days: int = 90) -> list[HealthSnapshot]:
+    """An account's snapshots over the last ``days`` days, oldest first, for its chart."""
+    since = timezone.localdate() - dt.timedelta(days=days)
+    return list(
+        HealthSnapshot.objects.filter(account_id=account_id, day__gte=since).order_by("day")
+    )
+
+
+def health_change(*, account_id: int, day: dt.date, days_back: int) -> dict[str, Any] | None:
+    """Why an account's score moved since ``days_back`` days before ``day``: the score's
+    change and each measure whose mapped score moved, largest move first."""
+    now = HealthSnapshot.objects.filter(account_id=account_id, day=day).first()
+    then = (
+        HealthSnapshot.objects.filter(
+            account_id=account_id, day__lte=day - dt.timedelta(days=days_back)
+        )
+        .order_by("-day")
+        .first()
+    )
+    if now is None or then is None or now.score is None or then.score is None:
+        return None
+    before = then.components.get("measures", {})
+    moves = []
+    for key, measure in now.components.get("measures", {}).items():
+        old = before.get(key, {}).get("score")
+        new = measure.get("score")
+        if old is not None and new is not None and old != new:
+            moves.append({"kind": measure["kind"], "from": old, "to": new, "by": new - old})
+    moves.sort(key=lambda move: -abs(move["by"]))
+    return {
+        "from": then.score,
+        "to": now.score,
+        "by": now.score - then.score,
+        "since": then.day,
+        "measures": moves,
+    }

@@ -1,0 +1,204 @@
+"""Writes for health: recompute the day's snapshots, override a score, set CSM sentiment.
+
+A recompute works in chunks of accounts: a fixed handful of reads per chunk
+(health.selectors.health_inputs) and one upsert of the chunk's snapshots keyed by (account,
+day). A rerun on the same day replaces the snapshots; a run killed mid-way leaves whole
+chunks behind and a rerun redoes the rest, so it is safe to run twice and safe to kill.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from customers.models import Account
+from health import scoring
+from health.models import (
+    CsmSentiment,
+    HealthOverride,
+    HealthProfile,
+    HealthSnapshot,
+    Sentiment,
+    Source,
+)
+from health.selectors import health_inputs, overrides_in_force, snapshots_before
+
+CHUNK_SIZE = 500
+SNAPSHOT_FIELDS = ["score", "band", "components", "profile", "source", "computed_at"]
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """A profile as the recompute needs it: its segment rule and its scoring spec."""
+
+    pk: int
+    is_default: bool
+    max_age_days: int | None
+    stages: frozenset[str]
+    spec: scoring.ProfileSpec
+
+    def takes(self, account: dict) -> bool:
+        if self.max_age_days is not None and account["age_days"] >= self.max_age_days:
+            return False
+        return not self.stages or account["stage"] in self.stages
+
+
+def _profiles() -> list[_Profile]:
+    """Every profile, specific segments first and the default last, read in three queries."""
+    loaded = []
+    for profile in HealthProfile.objects.prefetch_related("groups__measures"):
+        groups = [
+            scoring.GroupSpec(
+                name=group.name,
+                weight=float(group.weight),
+                measures=[measure.spec() for measure in group.measures.all()],
+            )
+            for group in profile.groups.all()
+        ]
+        loaded.append(
+            _Profile(
+                pk=profile.pk,
+                is_default=profile.is_default,
+                max_age_days=profile.max_account_age_days,
+                stages=frozenset(profile.stages or []),
+                spec=scoring.ProfileSpec(
+                    name=profile.name,
+                    groups=groups,
+                    red_max=profile.red_max,
+                    yellow_max=profile.yellow_max,
+                ),
+            )
+        )
+    loaded.sort(key=lambda p: p.is_default)  # stable: priority order kept within each side
+    return loaded
+
+
+def _profile_for(profiles: Sequence[_Profile], account: dict) -> _Profile | None:
+    specific = next((p for p in profiles if not p.is_default and p.takes(account)), None)
+    return specific or next((p for p in profiles if p.is_default), None)
+
+
+def _chunk_snapshots(
+    account_ids: Sequence[int], *, day: dt.date, now: dt.datetime, profiles: Sequence[_Profile]
+) -> list[HealthSnapshot]:
+    inputs = health_inputs(account_ids=account_ids, day=day)
+    overrides = overrides_in_force(account_ids=account_ids, at=now)
+    churned = [pk for pk, raw in inputs.items() if raw["_account"]["churned"]]
+    frozen_at = snapshots_before(account_ids=churned, day=day) if churned else {}
+    snapshots = []
+    for account_id, raw in inputs.items():
+        last = frozen_at.get(account_id)
+        if last is not None:  # churned: frozen at the last score it had
+            snapshots.append(
+                HealthSnapshot(
+                    account_id=account_id,
+                    day=day,
+                    score=last.score,
+                    band=last.band,
+                    components=last.components,
+                    profile_id=last.profile_id,
+                    source=Source.FROZEN,
+                    computed_at=now,
+                )
+            )
+            continue
+        profile = _profile_for(profiles, raw["_account"])
+        if profile is None:
+            continue
+        scored = scoring.score_account(profile.spec, raw)
+        score, band, source = scored.score, scored.band, Source.COMPUTED
+        components = scored.components
+        override = overrides.get(account_id)
+        if override is not None:
+            components = {
+                **components,
+                "override": {
+                    "computed_score": scored.score,
+                    "reason": override.reason,
+                    "expires_at": override.expires_at.isoformat(),
+                },
+            }
+            score, source = override.score, Source.OVERRIDE
+            band = scoring.band_of(
+                score, red_max=profile.spec.red_max, yellow_max=profile.spec.yellow_max
+            )
+        snapshots.append(
+            HealthSnapshot(
+                account_id=account_id,
+                day=day,
+                score=score,
+                band=band,
+                components=components,
+                profile_id=profile.pk,
+                source=source,
+                computed_at=now,
+            )
+        )
+    return snapshots
+
+
+def _chunks(ids: Sequence[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def health_recompute(
+    *,
+    account_ids: Iterable[int] | None = None,
+    day: dt.date | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Compute and store the day's snapshot of the given accounts (all when None); returns
+    how many snapshots were written. ``progress`` hears each chunk's size as it commits."""
+    now = timezone.now()
+    day = day or timezone.localdate(now)
+    if account_ids is None:
+        ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
+    else:
+        ids = sorted(set(account_ids))
+    profiles = _profiles()
+    written = 0
+    for chunk in _chunks(ids, chunk_size):
+        snapshots = _chunk_snapshots(chunk, day=day, now=now, profiles=profiles)
+        with transaction.atomic():
+            HealthSnapshot.objects.bulk_create(
+                snapshots,
+                update_conflicts=True,
+                unique_fields=["account", "day"],
+                update_fields=SNAPSHOT_FIELDS,
+            )
+        written += len(snapshots)
+        if progress is not None:
+            progress(len(chunk))
+    return written
+
+
+def health_override_create(
+    *, account: Account, score: int, reason: str, expires_at: dt.datetime, user=None
+) -> HealthOverride:
+    """Replace an account's computed score with a CSM's judgement until ``expires_at``; the
+    day's snapshot shows it at once."""
+    override = HealthOverride(
+        account=account, score=score, reason=reason.strip(), expires_at=expires_at, created_by=user
+    )
+    override.full_clean()
+    override.save()
+    transaction.on_commit(lambda: health_recompute(account_ids=[account.pk]))
+    return override
+
+
+def csm_sentiment_set(*, account: Account, value: int, note: str = "", user=None) -> CsmSentiment:
+    if value not in Sentiment.values:
+        raise ValidationError({"value": "Choose poor, fair or good."})
+    sentiment, _ = CsmSentiment.objects.update_or_create(
+        account=account,
+        defaults={"value": value, "note": note.strip(), "set_by": user, "set_at": timezone.now()},
+    )
+    transaction.on_commit(lambda: health_recompute(account_ids=[account.pk]))
+    return sentiment

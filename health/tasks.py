@@ -1,0 +1,43 @@
+"""Background jobs for health. Each takes ids (or nothing), is idempotent and safe to kill:
+a rerun replaces the day's snapshots of the accounts it covers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+from django.db import OperationalError
+
+from customers.models import Account
+from health.services import CHUNK_SIZE, health_recompute
+
+TRANSIENT_ERRORS = (OperationalError,)
+RETRY = {
+    "acks_late": True,
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(**RETRY)
+def recompute_health_all(day: str | None = None) -> int:
+    """Beat, nightly: split every account into id ranges and queue one task per range, so
+    several workers share the work. Returns how many ranges were queued."""
+    ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
+    ranges = [
+        (ids[i], ids[min(i + CHUNK_SIZE, len(ids)) - 1]) for i in range(0, len(ids), CHUNK_SIZE)
+    ]
+    for first, last in ranges:
+        recompute_health_range.delay(first, last, day)
+    return len(ranges)
+
+
+@shared_task(**RETRY)
+def recompute_health_range(first_id: int, last_id: int, day: str | None = None) -> int:
+    """The day's snapshots of the accounts with ids in [first_id, last_id]; accounts deleted
+    meanwhile are simply not there."""
+    ids = Account.objects.filter(pk__gte=first_id, pk__lte=last_id).values_list("pk", flat=True)
+    return health_recompute(account_ids=list(ids), day=dt.date.fromisoformat(day) if day else None)
