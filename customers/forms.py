@@ -68,6 +68,17 @@ class PortfolioFilterForm(forms.Form):
     mrr_max = forms.DecimalField(
         label="MRR to", required=False, min_value=0, max_digits=14, decimal_places=2
     )
+    health = forms.ChoiceField(
+        label="Health",
+        required=False,
+        choices=[
+            ("", "Any health"),
+            ("red", "Red"),
+            ("yellow", "Yellow"),
+            ("green", "Green"),
+            ("none", "Not scored yet"),
+        ],
+    )
     sort = forms.ChoiceField(
         label="Sort",
         required=False,
@@ -77,7 +88,7 @@ class PortfolioFilterForm(forms.Form):
     page = WholeNumberField(label="Page", required=False, min_value=1, widget=forms.HiddenInput)
 
     # The order the canonical URL lists its parameters in.
-    PARAMS = ("q", "owner", "plan", "stage", "renewal", "mrr_min", "mrr_max", "sort")
+    PARAMS = ("q", "owner", "plan", "stage", "health", "renewal", "mrr_min", "mrr_max", "sort")
 
     def __init__(self, data: QueryDict | None = None, *, user, **kwargs) -> None:
         self.default_owner = portfolio_default_owner(user=user)
@@ -130,6 +141,7 @@ class PortfolioFilterForm(forms.Form):
             mrr_min=data.get("mrr_min"),
             mrr_max=data.get("mrr_max"),
             q=data.get("q") or "",
+            health=data.get("health") or "",
             sort=data["sort"],
         )
 

@@ -89,6 +89,12 @@ class Account(models.Model):
     card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
     card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
     failed_payments = models.PositiveIntegerField(default=0)
+    # The latest health score and band, written by the health app's recompute and kept here,
+    # like mrr, so the portfolio can filter and sort 100k accounts without a join.
+    health_score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    health_band = models.CharField(
+        max_length=10, blank=True, default="", db_default="", editable=False
+    )
     last_payment_failed_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
@@ -109,6 +115,8 @@ class Account(models.Model):
             models.Index(fields=["renewal_date", "id"], name="account_renewal_id_idx"),
             models.Index(fields=["mrr_base", "id"], name="account_mrr_id_idx"),
             models.Index(fields=["domain"]),
+            models.Index(fields=["health_score", "id"], name="account_health_id_idx"),
+            models.Index(fields=["health_band"], name="account_health_band_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(mrr__gte=0), name="account_mrr_non_negative"),

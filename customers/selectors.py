@@ -68,7 +68,12 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "-stage": (F("stage_order").desc(), F("name").asc(), F("id").asc()),
     "activity": (F("last_activity_at").asc(nulls_last=True), F("id").asc()),
     "-activity": (F("last_activity_at").desc(nulls_last=True), F("id").desc()),
+    "health": (F("health_score").asc(nulls_last=True), F("id").asc()),
+    "-health": (F("health_score").desc(nulls_last=True), F("id").desc()),
 }
+# The health filter's values: a band, or accounts not scored yet.
+HEALTH_BANDS = ("red", "yellow", "green")
+HEALTH_NONE = "none"
 DEFAULT_SORT = "name"
 
 
@@ -88,6 +93,7 @@ class PortfolioFilters:
     mrr_min: Decimal | None = None
     mrr_max: Decimal | None = None
     q: str = ""
+    health: str = ""
     sort: str = DEFAULT_SORT
 
 
@@ -135,6 +141,10 @@ def portfolio_accounts(
         qs = qs.filter(mrr_base__lte=filters.mrr_max)
     if filters.q:
         qs = qs.filter(Q(name__icontains=filters.q) | Q(domain__icontains=filters.q))
+    if filters.health == HEALTH_NONE:
+        qs = qs.filter(health_band="")
+    elif filters.health in HEALTH_BANDS:
+        qs = qs.filter(health_band=filters.health)
 
     open_tickets = (
         Ticket.objects.filter(account=OuterRef("pk"), status=TicketStatus.OPEN)

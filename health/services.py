@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import Account
@@ -142,6 +144,16 @@ def _chunk_snapshots(
     return snapshots
 
 
+def _accounts_mark(account_ids: list[int], *, day: dt.date) -> None:
+    """Copy the day's score and band onto the accounts (one UPDATE for the chunk), where the
+    portfolio filters and sorts by them."""
+    todays = HealthSnapshot.objects.filter(account=OuterRef("pk"), day=day)
+    Account.objects.filter(pk__in=account_ids).update(
+        health_score=Subquery(todays.values("score")[:1]),
+        health_band=Coalesce(Subquery(todays.values("band")[:1]), Value("")),
+    )
+
+
 def _chunks(ids: Sequence[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
         yield list(ids[start : start + size])
@@ -173,6 +185,8 @@ def health_recompute(
                 unique_fields=["account", "day"],
                 update_fields=SNAPSHOT_FIELDS,
             )
+            if day == timezone.localdate(now):
+                _accounts_mark(chunk, day=day)
         written += len(snapshots)
         if progress is not None:
             progress(len(chunk))

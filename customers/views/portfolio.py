@@ -24,6 +24,7 @@ SORTABLE = {
     "name": ("Account", False),
     "mrr": ("MRR", True),
     "stage": ("Stage", False),
+    "health": ("Health", False),
     "renewal": ("Renewal", False),
     "activity": ("Last activity", True),
 }
@@ -121,6 +122,8 @@ CSV_COLUMNS = [
     ("renewal_date", "renewal_date"),
     ("last_activity_at", "last_activity_at"),
     ("open_tickets", "open_tickets"),
+    ("health_score", "health_score"),
+    ("health_band", "health_band"),
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

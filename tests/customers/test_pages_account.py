@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.roles import Role
-from customers.models import ExchangeRate, Note, StageChange
+from customers.models import Account, ExchangeRate, Note, StageChange
 from customers.services import account_change_stage, note_create, revenue_change_record
 from customers.timeline import sources, timeline_for
 from tests.customers.factories import SCRIPT, add_usage, make_account, make_contact, make_ticket
@@ -72,10 +72,15 @@ def test_the_header_shows_the_account_at_a_glance(csm_client, account):
     assert "<dt>seats</dt><dd>40</dd>" in text
 
 
-def test_health_and_loyalty_have_labelled_slots_for_later(csm_client, account):
+def test_the_header_shows_the_health_score_once_there_is_one(csm_client, account):
     text = csm_client.get(url(account)).text
-    assert re.search(r'data-slot="health">.*arrives with health scoring', text)
+    assert re.search(r'data-slot="health">.*not scored yet', text)
     assert re.search(r'data-slot="loyalty">.*arrives with the loyalty ledger', text)
+
+    Account.objects.filter(pk=account.pk).update(health_score=42, health_band="red")
+
+    text = csm_client.get(url(account)).text
+    assert re.search(r'data-slot="health">.*<span class="badge health-red">42 red</span>', text)
 
 
 @pytest.mark.parametrize("section", ["timeline", "revenue", "usage", "contacts"])

@@ -57,6 +57,8 @@ def test_it_exports_every_column_of_the_filtered_accounts(csm_client, csm_user):
             "renewal_date": renewal.isoformat(),
             "last_activity_at": seen.isoformat(),
             "open_tickets": "1",
+            "health_score": "",
+            "health_band": "",
         }
     ]
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.roles import Role
-from customers.models import LifecycleStage
+from customers.models import Account, LifecycleStage
 from tests.customers.factories import SCRIPT, make_account, make_accounts, make_ticket
 
 pytestmark = pytest.mark.django_db
@@ -349,3 +349,46 @@ def test_the_portfolio_reads_a_bounded_number_of_queries(
     assert len(response.context["page"].object_list) == 50
     with django_assert_max_num_queries(9):
         csm_client.get(URL, {"plan": "Pro", "q": "bulk", "sort": "-activity"}, headers=HTMX)
+
+
+def _scored(name: str, score: int | None, band: str = "") -> None:
+    account = make_account(name=name)
+    Account.objects.filter(pk=account.pk).update(health_score=score, health_band=band)
+
+
+def test_the_health_filter_keeps_one_band_or_the_accounts_not_scored_yet(csm_client):
+    _scored("Red", 30, "red")
+    _scored("Yellow", 60, "yellow")
+    _scored("Green", 90, "green")
+    _scored("New", None)
+
+    assert names(csm_client.get(URL, {"owner": "all", "health": "red"})) == ["Red"]
+    assert names(csm_client.get(URL, {"owner": "all", "health": "green"})) == ["Green"]
+    assert names(csm_client.get(URL, {"owner": "all", "health": "none"})) == ["New"]
+
+
+def test_sorting_by_health_puts_the_riskiest_first_and_the_unscored_last(csm_client):
+    _scored("Sixty", 60, "yellow")
+    _scored("Unscored", None)
+    _scored("Thirty", 30, "red")
+    _scored("Ninety", 90, "green")
+
+    assert names(csm_client.get(URL, {"owner": "all", "sort": "health"})) == [
+        "Thirty",
+        "Sixty",
+        "Ninety",
+        "Unscored",
+    ]
+    assert names(csm_client.get(URL, {"owner": "all", "sort": "-health"})) == [
+        "Ninety",
+        "Sixty",
+        "Thirty",
+        "Unscored",
+    ]
+
+
+def test_an_unknown_health_band_is_refused_with_a_message_not_a_500(csm_client):
+    response = csm_client.get(URL, {"owner": "all", "health": "<b>purple</b>"})
+
+    assert response.status_code == 400
+    assert "<b>purple</b>" not in response.text

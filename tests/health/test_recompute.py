@@ -218,3 +218,17 @@ def test_why_it_changed_names_the_measures_that_moved(simple_profile):
 
     assert (change["from"], change["to"], change["by"]) == (70, 87, 17)
     assert change["measures"] == [{"kind": "open_tickets", "from": 50.0, "to": 100.0, "by": 50.0}]
+
+
+def test_todays_score_is_copied_onto_the_account_for_the_portfolio(simple_profile):
+    account = make_account(last_activity_at=timezone.now() - dt.timedelta(days=6))
+
+    health_recompute(day=TODAY)  # another day: the account keeps what it had
+    account.refresh_from_db()
+    assert (account.health_score, account.health_band) == (None, "")
+
+    health_recompute()  # today
+
+    account.refresh_from_db()
+    # Activity: 6 days → 80; Support: no ticket → 100. (160 + 100) / 3 = 86.67 → 87.
+    assert (account.health_score, account.health_band) == (87, "green")

@@ -24,7 +24,7 @@ from demo.customers import DEFAULT_EVENTS_PER_ACCOUNT, demo_flush, demo_now, dem
 # lines. They run after the accounts, contacts and usage exist, inside the same transaction. An
 # entry whose module does not exist yet is skipped, so a seeder can be listed before it ships,
 # e.g. "demo.loyalty.seed_loyalty".
-APP_SEEDERS: list[str] = ["demo.surveys.seed_surveys"]
+APP_SEEDERS: list[str] = ["demo.surveys.seed_surveys", "demo.health.seed_health"]
 
 
 def _load_seeder(path: str) -> Callable | None:
