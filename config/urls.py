@@ -16,6 +16,7 @@ urlpatterns = [
     path("auth/", include("accounts.urls")),
     path("customers/", include("customers.urls")),
     path("surveys/", include("surveys.urls")),
+    path("health/", include("health.urls")),
     path("s/", include("surveys.public_urls")),
     path("metrics/", include("metrics.urls")),
     path("loyalty/", include("loyalty.urls")),

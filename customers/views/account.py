@@ -20,6 +20,7 @@ from django_htmx.http import trigger_client_event
 from customers.charts import revenue_figure, usage_figure
 from customers.forms import NoteForm, StageChangeForm
 from customers.models import Account
+from customers.sections import sections
 from customers.selectors import (
     account_contacts,
     account_get,
@@ -46,6 +47,7 @@ def _page_context(request: HttpRequest, account: Account, **extra: Any) -> dict[
         "base_currency": settings.TENURE_BASE_CURRENCY,
         "note_form": NoteForm(),
         "stage_form": StageChangeForm(initial={"stage": account.stage}),
+        "sections": sections(),
     }
     return context | extra
 

@@ -1,0 +1,49 @@
+"""The health history chart, built server-side; ``customers/charts.js`` draws it from JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import plotly.graph_objects as go
+
+from health.models import HealthSnapshot
+
+BAND_COLOURS = {
+    "red": "rgba(207,34,46,0.08)",
+    "yellow": "rgba(154,103,0,0.08)",
+    "green": "rgba(26,127,55,0.08)",
+}
+
+
+def health_figure(
+    history: list[HealthSnapshot], *, red_max: int, yellow_max: int
+) -> dict[str, Any]:
+    """Score by day over the bands' shaded ranges."""
+    fig = go.Figure(
+        go.Scatter(
+            x=[s.day.isoformat() for s in history],
+            y=[s.score for s in history],
+            mode="lines+markers",
+            line={"color": "#0b5cad"},
+            name="Health",
+            hovertemplate="%{x|%Y-%m-%d}<br>score %{y}<extra></extra>",
+        )
+    )
+    for low, high, band in (
+        (0, red_max, "red"),
+        (red_max, yellow_max, "yellow"),
+        (yellow_max, 100, "green"),
+    ):
+        fig.add_hrect(y0=low, y1=high, fillcolor=BAND_COLOURS[band], line_width=0, layer="below")
+    fig.update_layout(
+        template="none",
+        margin={"l": 40, "r": 10, "t": 10, "b": 40},
+        height=220,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font={"family": "system-ui, sans-serif", "size": 12},
+        yaxis={"range": [0, 100], "title": {"text": "score"}},
+        showlegend=False,
+    )
+    return json.loads(fig.to_json())

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from health import views
+
+app_name = "health"
+
+urlpatterns = [
+    path("accounts/<int:pk>/", views.account_panel, name="account_panel"),
+]

@@ -1,0 +1,55 @@
+"""A CSM sees an account's health in a real browser: on the portfolio, and on its page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from customers.models import Account
+from health.models import HealthSnapshot
+from health.services import health_recompute
+from tests.customers.factories import make_account, make_ticket
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_csm_finds_the_red_accounts_and_reads_why_one_fell(page, login, csm_user):
+    now = timezone.now()
+    falling = make_account(
+        name="Falling Co",
+        owner=csm_user,
+        last_activity_at=now,
+        created_at=now - dt.timedelta(days=400),
+    )
+    make_account(
+        name="Steady Co",
+        owner=csm_user,
+        last_activity_at=now,
+        created_at=now - dt.timedelta(days=400),
+    )
+    health_recompute(day=timezone.localdate() - dt.timedelta(days=7))
+    # A week later Falling Co went quiet and opened tickets.
+    Account.objects.filter(pk=falling.pk).update(last_activity_at=now - dt.timedelta(days=29))
+    for _ in range(6):
+        make_ticket(falling, status="open", opened_at=now - dt.timedelta(days=20))
+    health_recompute()
+    todays = HealthSnapshot.objects.get(account=falling, day=timezone.localdate())
+    assert todays.band == "red"
+
+    login(csm_user)
+    page.goto("/customers/")
+    page.get_by_label("Health").select_option("red")
+    page.wait_for_url("**health=red**")
+    rows = page.locator("#portfolio-results tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Falling Co")
+
+    rows.first.get_by_role("link", name="Falling Co").click()
+    section = page.locator("#health")
+    expect(section.locator(".badge.health-red")).to_have_text(f"{todays.score} red")
+    expect(section.locator("[data-trend='7']")).to_contain_text("↓")
+    expect(section.locator("[data-why]")).to_contain_text("Open tickets")
+    expect(section.locator(".js-plotly-plot .main-svg").first).to_be_visible()
