@@ -51,6 +51,13 @@ app.conf.beat_schedule = {
         "schedule": DAY,
         "options": {"expires": 6 * HOUR},
     },
+    # Accounts whose data changed: normally scored a second after the change; this catches
+    # what a lost message left, and is how the embedded mode scores them.
+    "health-recompute-dirty": {
+        "task": "health.tasks.recompute_health_dirty",
+        "schedule": 30,
+        "options": {"expires": 25},
+    },
     "surveys-send-due-invitations": {
         "task": "surveys.tasks.send_due_invitations",
         "schedule": 60,

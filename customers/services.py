@@ -30,6 +30,7 @@ from customers.models import (
     RevenueKind,
     StageChange,
 )
+from customers.signals import accounts_touched_on_commit
 
 CENT = Decimal("0.01")
 NOTE_MAX_LENGTH = 10_000
@@ -267,6 +268,7 @@ def revenue_changes_record(
         RevenueChange.objects.bulk_create([row for _, row in created])
         touched = {row.account_id for _, row in created}
         accounts_refresh_revenue(accounts=Account.objects.filter(pk__in=touched))
+        accounts_touched_on_commit(touched)
     return results  # type: ignore[return-value]
 
 

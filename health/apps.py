@@ -7,7 +7,17 @@ class HealthConfig(AppConfig):
     verbose_name = "Health scores"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from customers.sections import AccountSection, register_section
+        from customers.signals import accounts_touched
+        from health import receivers
+        from health.defaults import profiles_ensure
+        from surveys.signals import response_saved
+
+        post_migrate.connect(profiles_ensure, sender=self, dispatch_uid="health-profiles")
+        accounts_touched.connect(receivers.on_accounts_touched, dispatch_uid="health-touched")
+        response_saved.connect(receivers.on_response_saved, dispatch_uid="health-answer")
 
         register_section(
             AccountSection(key="health", title="Health", url_name="health:account_panel", order=10)

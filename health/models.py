@@ -283,3 +283,16 @@ class CsmSentiment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.get_value_display()}"
+
+
+class HealthDirty(models.Model):
+    """An account whose inputs changed since its score was last computed: the incremental
+    recompute takes these rows, scores the accounts and deletes the rows it covered."""
+
+    account = models.OneToOneField(
+        Account, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    marked_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.account_id} since {self.marked_at:%Y-%m-%d %H:%M:%S}"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -22,6 +22,7 @@ from customers.models import Account
 from health import scoring
 from health.models import (
     CsmSentiment,
+    HealthDirty,
     HealthOverride,
     HealthProfile,
     HealthSnapshot,
@@ -171,6 +172,8 @@ def health_recompute(
     now = timezone.now()
     day = day or timezone.localdate(now)
     if account_ids is None:
+        # Every account is about to be scored: what was marked before now is covered.
+        HealthDirty.objects.filter(marked_at__lte=now).delete()
         ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
     else:
         ids = sorted(set(account_ids))
@@ -216,3 +219,34 @@ def csm_sentiment_set(*, account: Account, value: int, note: str = "", user=None
     )
     transaction.on_commit(lambda: health_recompute(account_ids=[account.pk]))
     return sentiment
+
+
+DIRTY_BATCH = 5000
+
+
+def health_mark_dirty(*, account_ids: Iterable[int]) -> int:
+    """Mark accounts for the incremental recompute: one statement, whatever the count. A mark
+    that exists is moved to now, so a change after a recompute read its rows is not lost."""
+    now = timezone.now()
+    marks = [HealthDirty(account_id=pk, marked_at=now) for pk in sorted(set(account_ids))]
+    HealthDirty.objects.bulk_create(
+        marks, update_conflicts=True, unique_fields=["account"], update_fields=["marked_at"]
+    )
+    return len(marks)
+
+
+def health_recompute_dirty(*, limit: int = DIRTY_BATCH) -> int:
+    """Score the marked accounts and clear their marks, in one transaction: killed mid-way, it
+    leaves the marks for the next run; marks made while it ran (later ``marked_at``) stay.
+    Two runs at once take different rows (SKIP LOCKED on PostgreSQL)."""
+    started = timezone.now()
+    with transaction.atomic():
+        marked = HealthDirty.objects.filter(marked_at__lte=started).order_by("account_id")
+        if connection.features.has_select_for_update_skip_locked:
+            marked = marked.select_for_update(skip_locked=True)
+        ids = list(marked.values_list("account_id", flat=True)[:limit])
+        if not ids:
+            return 0
+        health_recompute(account_ids=ids)
+        HealthDirty.objects.filter(account_id__in=ids, marked_at__lte=started).delete()
+    return len(ids)

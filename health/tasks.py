@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from customers.models import Account
-from health.services import CHUNK_SIZE, health_recompute
+from health.services import CHUNK_SIZE, health_recompute, health_recompute_dirty
 
 TRANSIENT_ERRORS = (OperationalError,)
 RETRY = {
@@ -41,3 +41,19 @@ def recompute_health_range(first_id: int, last_id: int, day: str | None = None) 
     meanwhile are simply not there."""
     ids = Account.objects.filter(pk__gte=first_id, pk__lte=last_id).values_list("pk", flat=True)
     return health_recompute(account_ids=list(ids), day=dt.date.fromisoformat(day) if day else None)
+
+
+@shared_task(**RETRY)
+def recompute_health_dirty() -> int:
+    """Score the accounts whose data changed (marked by the receivers), a batch at a time,
+    until none is left. Queued a second after a change; beat runs it too, as a safety net and
+    as the embedded mode's way in."""
+    from django.core.cache import cache
+
+    from health.receivers import FLUSH_QUEUED_KEY
+
+    cache.delete(FLUSH_QUEUED_KEY)  # marks from now on queue the next flush
+    total = 0
+    while done := health_recompute_dirty():
+        total += done
+    return total

@@ -20,6 +20,7 @@ from customers.models import (
     DailyUsage,
     UsageEvent,
 )
+from customers.signals import accounts_touched_on_commit
 
 # Event types whose arrival is not the customer using the product: they leave
 # Account.last_activity_at and Contact.last_seen_at alone.
@@ -136,6 +137,7 @@ def events_write(outcome: Outcome, items: Sequence[Any], source: str) -> None:
             last_activity=dict(accounts.values()),
             last_seen={pk: last for pk, _, last in contacts.values()},
         )
+        accounts_touched_on_commit(row[2] for row in fresh)
 
 
 def _events_insert(rows: list[_EventRow], *, source: str, now: dt.datetime) -> set[str]:

@@ -29,7 +29,7 @@ from customers.models import (
     TicketPriority,
     TicketStatus,
 )
-from customers.signals import ticket_closed
+from customers.signals import accounts_touched_on_commit, ticket_closed
 
 # A ticket closed longer ago than this is history being backfilled, not a moment to survey.
 TICKET_CLOSE_SIGNAL_WINDOW = dt.timedelta(days=7)
@@ -178,6 +178,7 @@ def accounts_write(outcome: Outcome, items: Sequence[Any], source: str) -> None:
         account.pk = None  # the upsert finds existing rows by external id
         account.updated_at = now
     services.records_upsert(model=Account, objects=written, fields=ACCOUNT_FIELDS)
+    accounts_touched_on_commit(account.pk for account in written)
     StageChange.objects.bulk_create(
         StageChange(
             account_id=state[external].pk,
@@ -424,6 +425,7 @@ def tickets_upsert(*, items: Sequence[Any]) -> IngestResult:
     for ticket in written:
         ticket.pk = None
     services.records_upsert(model=Ticket, objects=written, fields=TICKET_FIELDS)
+    accounts_touched_on_commit(ticket.account_id for ticket in written)
     for ticket in written:
         if (
             ticket.status == TicketStatus.CLOSED

@@ -1,95 +1,18 @@
-"""The profiles Tenure ships with (docs/domain/health-scores.md): a standard one for every
-account and an onboarding one for accounts younger than 90 days. Admins edit them freely."""
-
-from decimal import Decimal
+"""The profiles Tenure ships (health/defaults.py): a standard one for every account and an
+onboarding one for accounts younger than 90 days. Admins edit them freely."""
 
 from django.db import migrations
 
-STAGE_SCORES = {
-    "awareness": 50,
-    "conversion": 50,
-    "purchase": 60,
-    "onboarding": 60,
-    "renewal": 70,
-    "loyalty": 100,
-}
-
-# (group, weight, [(kind, weight, mapping, options)])
-STANDARD = [
-    ("Activity", 25, [
-        ("days_since_activity", 2, "linear", {"worst": 30, "best": 0}),
-        ("active_contacts", 1, "linear", {"worst": 0, "best": 5}),
-    ]),
-    ("Usage", 25, [
-        ("usage_trend", 2, "linear", {"worst": -40, "best": 10}),
-        ("usage_breadth", 1, "linear", {"worst": 0, "best": 5}),
-        ("seats_used", 1, "linear", {"worst": 20, "best": 80}),
-    ]),
-    ("Voice of the customer", 20, [
-        ("nps_latest", 2, "bands", {"bands": [[6, 0], [8, 60]], "above": 100}),
-        ("csat_average", 1, "linear", {"worst": 1, "best": 5}),
-        ("open_tickets", 1, "bands", {"bands": [[0, 100], [2, 70], [5, 30]], "above": 0}),
-        ("oldest_open_ticket_days", 1, "linear", {"worst": 30, "best": 0}),
-    ]),
-    ("Billing", 20, [
-        ("failed_payments", 2, "bands", {"bands": [[0, 100], [1, 40]], "above": 0}),
-        ("card_expiry_days", 1, "bands", {"bands": [[0, 0], [30, 40]], "above": 100}),
-    ]),
-    ("Relationship", 10, [
-        ("csm_sentiment", 1, "linear", {"worst": 0, "best": 100}),
-        ("lifecycle_stage", 1, "choices", {"choices": STAGE_SCORES}),
-    ]),
-]
-
-ONBOARDING = [
-    ("Activity", 40, [
-        ("days_since_activity", 2, "linear", {"worst": 14, "best": 0}),
-        ("active_contacts", 1, "linear", {"worst": 0, "best": 3}),
-    ]),
-    ("Usage", 30, [
-        ("usage_breadth", 1, "linear", {"worst": 0, "best": 4}),
-    ]),
-    ("Voice of the customer", 15, [
-        ("csat_average", 1, "linear", {"worst": 1, "best": 5}),
-        ("open_tickets", 1, "bands", {"bands": [[0, 100], [2, 70], [5, 30]], "above": 0}),
-    ]),
-    ("Billing", 15, [
-        ("failed_payments", 1, "bands", {"bands": [[0, 100], [1, 40]], "above": 0}),
-    ]),
-]
+from health.defaults import profiles_create
 
 
 def create(apps, schema_editor):
-    Profile = apps.get_model("health", "HealthProfile")
-    Group = apps.get_model("health", "MeasureGroup")
-    Measure = apps.get_model("health", "Measure")
-    for name, description, priority, is_default, age, groups in [
-        ("Standard", "Every account not in a more specific segment.", 100, True, None, STANDARD),
-        ("Onboarding", "Accounts younger than 90 days: activity and breadth count most.", 10, False, 90, ONBOARDING),
-    ]:
-        profile = Profile.objects.create(
-            name=name,
-            description=description,
-            priority=priority,
-            is_default=is_default,
-            max_account_age_days=age,
-        )
-        for order, (group_name, group_weight, measures) in enumerate(groups):
-            group = Group.objects.create(
-                profile=profile, name=group_name, weight=Decimal(group_weight), order=order
-            )
-            for kind, weight, mapping, options in measures:
-                Measure.objects.create(
-                    group=group,
-                    kind=kind,
-                    weight=Decimal(weight),
-                    mapping=mapping,
-                    worst=options.get("worst"),
-                    best=options.get("best"),
-                    bands=options.get("bands", []),
-                    above=options.get("above", 0),
-                    choices=options.get("choices", {}),
-                )
+    profiles_create(
+        apps.get_model("health", "HealthProfile"),
+        apps.get_model("health", "MeasureGroup"),
+        apps.get_model("health", "Measure"),
+        using=schema_editor.connection.alias,
+    )
 
 
 def remove(apps, schema_editor):
