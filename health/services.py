@@ -18,6 +18,7 @@ from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core import db
 from customers.models import Account
 from health import scoring
 from health.models import (
@@ -225,14 +226,23 @@ DIRTY_BATCH = 5000
 
 
 def health_mark_dirty(*, account_ids: Iterable[int]) -> int:
-    """Mark accounts for the incremental recompute: one statement, whatever the count. A mark
-    that exists is moved to now, so a change after a recompute read its rows is not lost."""
+    """Mark accounts for the incremental recompute: one statement with the ids as one array,
+    since it runs after every ingest batch. A mark that exists is moved to now, so a change
+    after a recompute read its rows is not lost."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return 0
     now = timezone.now()
-    marks = [HealthDirty(account_id=pk, marked_at=now) for pk in sorted(set(account_ids))]
-    HealthDirty.objects.bulk_create(
-        marks, update_conflicts=True, unique_fields=["account"], update_fields=["marked_at"]
+    table = HealthDirty._meta.db_table
+    db.run_with_rows(
+        f"INSERT INTO {table} (account_id, marked_at) "  # noqa: S608
+        "SELECT v.account_id, %s FROM {rows} WHERE true "
+        "ON CONFLICT (account_id) DO UPDATE SET marked_at = excluded.marked_at",
+        [("account_id", "bigint")],
+        [(pk,) for pk in ids],
+        before=[now if db.is_postgres() else connection.ops.adapt_datetimefield_value(now)],
     )
-    return len(marks)
+    return len(ids)
 
 
 def health_recompute_dirty(*, limit: int = DIRTY_BATCH) -> int:
