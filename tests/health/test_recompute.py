@@ -232,3 +232,24 @@ def test_todays_score_is_copied_onto_the_account_for_the_portfolio(simple_profil
     account.refresh_from_db()
     # Activity: 6 days → 80; Support: no ticket → 100. (160 + 100) / 3 = 86.67 → 87.
     assert (account.health_score, account.health_band) == (87, "green")
+
+
+def test_the_inputs_read_the_latest_nps_answer_and_the_csat_average():
+    from health.selectors import health_inputs
+    from tests.surveys.factories import make_answer, make_survey
+
+    account, other = make_account(), make_account()
+    nps, csat = make_survey("nps"), make_survey("csat")
+    make_answer(nps, 10, acc=account, days_ago=40)
+    make_answer(nps, 3, acc=account, days_ago=2)
+    make_answer(nps, 9, acc=other, days_ago=1)
+    make_answer(csat, 4, acc=account, days_ago=10)
+    make_answer(csat, 2, acc=account, days_ago=20)
+    make_answer(csat, 5, acc=account, days_ago=200)  # outside the 90 days
+
+    inputs = health_inputs(account_ids=[account.pk, other.pk], day=timezone.localdate())
+
+    assert inputs[account.pk]["nps_latest"] == 3
+    assert inputs[account.pk]["csat_average"] == 3.0  # (4 + 2) / 2
+    assert inputs[other.pk]["nps_latest"] == 9
+    assert "csat_average" not in inputs[other.pk]
