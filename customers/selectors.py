@@ -28,7 +28,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.http import Http404
 from django.utils import timezone
 
@@ -432,3 +432,19 @@ def import_jobs_stalled(*, now: dt.datetime | None = None) -> tuple[list[int], l
         list(checking.order_by("pk").values_list("pk", flat=True)),
         list(writing.order_by("pk").values_list("pk", flat=True)),
     )
+
+
+def owners_by_email(emails: set[str]) -> dict[str, int]:
+    """Active CSMs and admins by lower-case email: the people an account can belong to. The
+    ingest API and the CSV import both look owners up this way."""
+    if not emails:
+        return {}
+    users = (
+        get_user_model()
+        .objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=emails, is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name__in=[Role.CSM, Role.ADMIN]))
+        .values_list("email_lower", "pk")
+        .distinct()
+    )
+    return dict(users)

@@ -15,14 +15,11 @@ import datetime as dt
 import logging
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Min, OuterRef, Q
-from django.db.models.functions import Lower
+from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 
-from accounts.roles import Role
 from customers.imports import parsing
 from customers.models import (
     Account,
@@ -34,6 +31,7 @@ from customers.models import (
     RevenueChange,
     StageChange,
 )
+from customers.selectors import owners_by_email
 from customers.services import RevenueChangeInput, records_upsert, revenue_changes_record
 
 _import_log = logging.getLogger("customers.imports")
@@ -187,19 +185,6 @@ def _import_rate_starts() -> dict[str, dt.date]:
     return {row["currency"]: row["first"] for row in rows}
 
 
-def _import_owners(emails: set[str]) -> dict[str, int]:
-    """Active CSMs and admins by lower-case email: the people an account can belong to."""
-    users = (
-        get_user_model()
-        .objects.annotate(email_lower=Lower("email"))
-        .filter(email_lower__in=emails, is_active=True)
-        .filter(Q(is_superuser=True) | Q(groups__name__in=[Role.CSM, Role.ADMIN]))
-        .values_list("email_lower", "pk")
-        .distinct()
-    )
-    return dict(users)
-
-
 def _import_references(
     kind: str, cleans: list[dict], rate_starts: dict[str, dt.date]
 ) -> parsing.References:
@@ -215,7 +200,7 @@ def _import_references(
         )
         refs.accounts = {ext: parsing.AccountRef(pk, cur, has) for ext, pk, cur, has in rows}
         emails = {clean["owner_email"] for clean in cleans if "owner_email" in clean}
-        refs.owners = _import_owners(emails) if emails else {}
+        refs.owners = owners_by_email(emails) if emails else {}
         return refs
     account_ids = {clean["account"] for clean in cleans if "account" in clean}
     rows = Account.objects.filter(external_id__in=account_ids).values_list(

@@ -8,13 +8,10 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Lower
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from accounts.roles import Role
 from core import db
 from customers import services
 from customers.ingest import fields
@@ -29,6 +26,7 @@ from customers.models import (
     TicketPriority,
     TicketStatus,
 )
+from customers.selectors import owners_by_email
 from customers.signals import accounts_touched_on_commit, ticket_closed
 
 # A ticket closed longer ago than this is history being backfilled, not a moment to survey.
@@ -84,21 +82,6 @@ def _account_parse(raw: Any) -> tuple[str, dict[str, Any], str | None]:
     return external, values, owner or None
 
 
-def _owners(emails: set[str]) -> dict[str, int]:
-    """Active CSMs and admins by lower-case email: the people an account can belong to."""
-    if not emails:
-        return {}
-    users = (
-        get_user_model()
-        .objects.annotate(email_lower=Lower("email"))
-        .filter(email_lower__in=emails, is_active=True)
-        .filter(Q(is_superuser=True) | Q(groups__name__in=[Role.CSM, Role.ADMIN]))
-        .values_list("email_lower", "pk")
-        .distinct()
-    )
-    return dict(users)
-
-
 def _assign(instance, values: dict[str, Any]) -> bool:
     changed = False
     for attr, value in values.items():
@@ -119,7 +102,7 @@ def accounts_write(outcome: Outcome, items: Sequence[Any], source: str) -> None:
             parsed.append((index, *_account_parse(raw)))
         except ItemError as error:
             outcome.reject(index, error)
-    owners = _owners({owner for *_, owner in parsed if owner})
+    owners = owners_by_email({owner for *_, owner in parsed if owner})
     existing = {
         account.external_id: account
         for account in Account.objects.select_for_update(no_key=True)
