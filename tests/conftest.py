@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from accounts.roles import Role
+from tests.accounts.factories import PASSWORD
 
 CHROMIUM = os.environ.get("TENURE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "test-artifacts"
-PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture(autouse=True)
@@ -43,15 +43,10 @@ def _empty_cache():
 
 @pytest.fixture
 def make_user(db):
-    from accounts.services import user_create
+    """tests.accounts.factories.make_user, with the database the fixture brings."""
+    from tests.accounts.factories import make_user
 
-    counter = iter(range(1, 10_000))
-
-    def make(role: Role = Role.CSM, email: str | None = None, full_name: str = ""):
-        email = email or f"{role.lower()}{next(counter)}@example.com"
-        return user_create(email=email, password=PASSWORD, role=role, full_name=full_name)
-
-    return make
+    return make_user
 
 
 @pytest.fixture
