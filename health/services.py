@@ -207,7 +207,7 @@ def health_override_create(
     )
     override.full_clean()
     override.save()
-    transaction.on_commit(lambda: health_recompute(account_ids=[account.pk]))
+    health_recompute(account_ids=[account.pk])  # one account: the page shows it at once
     return override
 
 
@@ -218,7 +218,7 @@ def csm_sentiment_set(*, account: Account, value: int, note: str = "", user=None
         account=account,
         defaults={"value": value, "note": note.strip(), "set_by": user, "set_at": timezone.now()},
     )
-    transaction.on_commit(lambda: health_recompute(account_ids=[account.pk]))
+    health_recompute(account_ids=[account.pk])
     return sentiment
 
 

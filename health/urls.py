@@ -6,4 +6,5 @@ app_name = "health"
 
 urlpatterns = [
     path("accounts/<int:pk>/", views.account_panel, name="account_panel"),
+    path("accounts/<int:pk>/override/", views.account_override, name="account_override"),
 ]

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from customers.models import Account
 from health.charts import health_figure
+from health.forms import OverrideForm
 from health.models import HealthSnapshot, MeasureKind
 from health.selectors import health_change, health_history
+from health.services import health_override_create
 
 PANEL = "health/_panel.html"
 
@@ -35,9 +39,7 @@ def _trend(latest: HealthSnapshot | None, history: list[HealthSnapshot], days: i
     }
 
 
-@require_GET
-def account_panel(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
+def _panel_context(request: HttpRequest, account: Account, **extra) -> dict:
     history = health_history(account_id=account.pk, days=120)
     latest = history[-1] if history else None
     labels = dict(MeasureKind.choices)
@@ -65,8 +67,48 @@ def account_panel(request: HttpRequest, pk: int) -> HttpResponse:
         "today": timezone.localdate(),
         "charts": True,
         "section_title": "Health",
+        "can_work": request.user.can_work,
+        "override_form": OverrideForm(),
     }
+    return context | extra
+
+
+def _render_panel(request: HttpRequest, context: dict, *, status: int = 200) -> HttpResponse:
+    """The fragment for htmx; a whole page around it for a browser following the link."""
     if request.htmx and not request.htmx.history_restore_request:
-        return render(request, PANEL, context)
+        return render(request, PANEL, context, status=status)
     context["section_template"] = PANEL
-    return render(request, "customers/account_section.html", context)
+    return render(request, "customers/account_section.html", context, status=status)
+
+
+@require_GET
+def account_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
+    return _render_panel(request, _panel_context(request, account))
+
+
+@require_POST
+def account_override(request: HttpRequest, pk: int) -> HttpResponse:
+    """A CSM's override: the score and band until it expires, with the reason on record."""
+    if not request.user.can_work:
+        raise PermissionDenied("Viewers can read health but not override it.")
+    account = get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
+    form = OverrideForm(request.POST)
+    if form.is_valid():
+        try:
+            health_override_create(
+                account=account,
+                score=form.cleaned_data["score"],
+                reason=form.cleaned_data["reason"],
+                expires_at=timezone.now() + dt.timedelta(days=form.cleaned_data["days"]),
+                user=request.user,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+    if not form.is_valid():
+        context = _panel_context(request, account, override_form=form, override_open=True)
+        return _render_panel(request, context, status=422 if request.htmx else 400)
+    if request.htmx:
+        return _render_panel(request, _panel_context(request, account, override_saved=True))
+    messages.success(request, "Health score overridden.")
+    return redirect("customers:account", pk=account.pk)

@@ -53,3 +53,18 @@ def test_a_csm_finds_the_red_accounts_and_reads_why_one_fell(page, login, csm_us
     expect(section.locator("[data-trend='7']")).to_contain_text("↓")
     expect(section.locator("[data-why]")).to_contain_text("Open tickets")
     expect(section.locator(".js-plotly-plot .main-svg").first).to_be_visible()
+
+
+def test_a_csm_overrides_an_accounts_score_from_its_page(page, login, csm_user):
+    account = make_account(name="Override Co", owner=csm_user)
+    login(csm_user)
+
+    page.goto(f"/customers/{account.pk}/")
+    section = page.locator("#health")
+    section.get_by_text("Override the score").click()
+    section.get_by_label("Score").fill("20")
+    section.get_by_label("Why").fill("Their champion left last week")
+    section.get_by_role("button", name="Override").click()
+
+    expect(section.locator(".badge.health-red")).to_have_text("20 red")
+    expect(section.locator("[data-override]")).to_contain_text("Their champion left last week")

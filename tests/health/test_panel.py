@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from health.models import HealthProfile, HealthSnapshot
+from health.models import HealthOverride, HealthProfile, HealthSnapshot
 from tests.customers.factories import SCRIPT, make_account
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +99,70 @@ def test_it_needs_a_login_and_an_existing_account(csm_client):
     assert panel(Client(), account).status_code == 302
     missing = csm_client.get(reverse("health:account_panel", args=[account.pk + 999]))
     assert missing.status_code == 404
+
+
+def override(client, account, data, **headers):
+    return client.post(reverse("health:account_override", args=[account.pk]), data, **headers)
+
+
+def test_a_csm_overrides_the_score_with_a_reason_and_sees_it_at_once(csm_client, csm_user):
+    account = make_account()
+
+    response = override(
+        csm_client,
+        account,
+        {"score": "35", "reason": "Champion left", "days": "14"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 200
+    assert '<span class="badge health-red">35 red</span>' in response.text
+    assert "Champion left" in response.text
+    made = HealthOverride.objects.get(account=account)
+    assert (made.score, made.reason, made.created_by) == (35, "Champion left", csm_user)
+    assert dt.timedelta(days=13, hours=23) < made.expires_at - timezone.now() <= dt.timedelta(14)
+    assert HealthSnapshot.objects.get(account=account).source == "override"
+
+
+def test_an_override_without_a_reason_is_refused_in_place(csm_client):
+    account = make_account()
+
+    response = override(
+        csm_client, account, {"score": "35", "reason": " ", "days": "14"}, HTTP_HX_REQUEST="true"
+    )
+
+    assert response.status_code == 422
+    assert "This field is required." in response.text
+    assert not HealthOverride.objects.exists()
+
+
+def test_without_javascript_an_override_returns_to_the_account_page(csm_client):
+    account = make_account()
+
+    response = override(
+        csm_client, account, {"score": "80", "reason": "QBR went well", "days": "7"}
+    )
+
+    assert response.status_code == 302
+    assert response.url == reverse("customers:account", args=[account.pk])
+
+
+def test_a_viewer_cannot_override_and_no_form_is_shown(viewer_client):
+    account = make_account()
+
+    assert "Override the score" not in panel(viewer_client, account).text
+    assert (
+        override(viewer_client, account, {"score": "1", "reason": "x", "days": "7"}).status_code
+        == 403
+    )
+    assert not HealthOverride.objects.exists()
+
+
+def test_an_override_needs_its_csrf_token(csm_user):
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(csm_user)
+
+    response = override(strict, make_account(), {"score": "1", "reason": "x", "days": "7"})
+
+    assert response.status_code == 403
+    assert not HealthOverride.objects.exists()
