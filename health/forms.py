@@ -1,8 +1,10 @@
-"""The form a CSM overrides an account's health with."""
+"""The forms a CSM changes an account's health with: an override, and their own sentiment."""
 
 from __future__ import annotations
 
 from django import forms
+
+from health.models import Sentiment
 
 OVERRIDE_DAYS = (7, 14, 30, 90)
 
@@ -22,3 +24,8 @@ class OverrideForm(forms.Form):
         choices=[(d, f"{d} days") for d in OVERRIDE_DAYS],
         initial=30,
     )
+
+
+class SentimentForm(forms.Form):
+    value = forms.TypedChoiceField(label="Your sentiment", coerce=int, choices=Sentiment.choices)
+    note = forms.CharField(label="Context", max_length=500, required=False)

@@ -13,10 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from customers.models import Account
 from health.charts import health_figure
-from health.forms import OverrideForm
-from health.models import HealthSnapshot, MeasureKind
+from health.forms import OverrideForm, SentimentForm
+from health.models import CsmSentiment, HealthSnapshot, MeasureKind
 from health.selectors import health_change, health_history
-from health.services import health_override_create
+from health.services import csm_sentiment_set, health_override_create
 
 PANEL = "health/_panel.html"
 
@@ -68,7 +68,9 @@ def _panel_context(request: HttpRequest, account: Account, **extra) -> dict:
         "charts": True,
         "section_title": "Health",
         "can_work": request.user.can_work,
-        "override_form": OverrideForm(),
+        "override_form": OverrideForm(auto_id="override_%s"),
+        "sentiment": CsmSentiment.objects.filter(account=account).first(),
+        "sentiment_form": SentimentForm(auto_id="sentiment_%s"),
     }
     return context | extra
 
@@ -93,7 +95,7 @@ def account_override(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.user.can_work:
         raise PermissionDenied("Viewers can read health but not override it.")
     account = get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
-    form = OverrideForm(request.POST)
+    form = OverrideForm(request.POST, auto_id="override_%s")
     if form.is_valid():
         try:
             health_override_create(
@@ -111,4 +113,26 @@ def account_override(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return _render_panel(request, _panel_context(request, account, override_saved=True))
     messages.success(request, "Health score overridden.")
+    return redirect("customers:account", pk=account.pk)
+
+
+@require_POST
+def account_sentiment(request: HttpRequest, pk: int) -> HttpResponse:
+    """The CSM's own call on the account (poor, fair, good): one of the score's measures."""
+    if not request.user.can_work:
+        raise PermissionDenied("Viewers can read health but not change it.")
+    account = get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
+    form = SentimentForm(request.POST, auto_id="sentiment_%s")
+    if not form.is_valid():
+        context = _panel_context(request, account, sentiment_form=form)
+        return _render_panel(request, context, status=422 if request.htmx else 400)
+    csm_sentiment_set(
+        account=account,
+        value=form.cleaned_data["value"],
+        note=form.cleaned_data["note"],
+        user=request.user,
+    )
+    if request.htmx:
+        return _render_panel(request, _panel_context(request, account, sentiment_saved=True))
+    messages.success(request, "Sentiment saved.")
     return redirect("customers:account", pk=account.pk)

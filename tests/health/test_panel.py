@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from health.models import HealthOverride, HealthProfile, HealthSnapshot
+from health.models import CsmSentiment, HealthOverride, HealthProfile, HealthSnapshot
 from tests.customers.factories import SCRIPT, make_account
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +166,39 @@ def test_an_override_needs_its_csrf_token(csm_user):
 
     assert response.status_code == 403
     assert not HealthOverride.objects.exists()
+
+
+def sentiment(client, account, data, **headers):
+    return client.post(reverse("health:account_sentiment", args=[account.pk]), data, **headers)
+
+
+def test_a_csm_records_their_sentiment_and_the_score_takes_it_in(csm_client, csm_user):
+    account = make_account(created_at=timezone.now() - dt.timedelta(days=400))  # Standard
+
+    response = sentiment(
+        csm_client, account, {"value": "0", "note": "Budget cuts announced"}, HTTP_HX_REQUEST="true"
+    )
+
+    assert response.status_code == 200
+    assert "<strong>Poor</strong> — Budget cuts announced" in response.text
+    recorded = CsmSentiment.objects.get(account=account)
+    assert (recorded.value, recorded.set_by) == (0, csm_user)
+    snapshot = HealthSnapshot.objects.get(account=account)
+    assert any(
+        m["kind"] == "csm_sentiment" and m["score"] == 0.0
+        for m in snapshot.components["measures"].values()
+    )
+
+
+def test_a_sentiment_outside_the_choices_is_refused_in_place(csm_client):
+    response = sentiment(csm_client, make_account(), {"value": "77"}, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 422
+    assert not CsmSentiment.objects.exists()
+
+
+def test_a_viewer_cannot_record_a_sentiment(viewer_client):
+    account = make_account()
+
+    assert sentiment(viewer_client, account, {"value": "100"}).status_code == 403
+    assert "Save sentiment" not in panel(viewer_client, account).text
