@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core import db
+from core.iterables import batched
 from customers.models import Account
 from health import scoring
 from health.models import (
@@ -156,11 +157,6 @@ def _accounts_mark(account_ids: list[int], *, day: dt.date) -> None:
     )
 
 
-def _chunks(ids: Sequence[int], size: int) -> Iterable[list[int]]:
-    for start in range(0, len(ids), size):
-        yield list(ids[start : start + size])
-
-
 def health_recompute(
     *,
     account_ids: Iterable[int] | None = None,
@@ -180,7 +176,7 @@ def health_recompute(
         ids = sorted(set(account_ids))
     profiles = _profiles()
     written = 0
-    for chunk in _chunks(ids, chunk_size):
+    for chunk in batched(ids, chunk_size):
         snapshots = _chunk_snapshots(chunk, day=day, now=now, profiles=profiles)
         with transaction.atomic():
             HealthSnapshot.objects.bulk_create(

@@ -8,6 +8,7 @@ import datetime as dt
 from celery import shared_task
 from django.db import OperationalError
 
+from core.iterables import batched
 from customers.models import Account
 from health.services import CHUNK_SIZE, health_recompute, health_recompute_dirty
 
@@ -26,10 +27,8 @@ RETRY = {
 def recompute_health_all(day: str | None = None) -> int:
     """Beat, nightly: split every account into id ranges and queue one task per range, so
     several workers share the work. Returns how many ranges were queued."""
-    ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
-    ranges = [
-        (ids[i], ids[min(i + CHUNK_SIZE, len(ids)) - 1]) for i in range(0, len(ids), CHUNK_SIZE)
-    ]
+    ids = Account.objects.order_by("pk").values_list("pk", flat=True)
+    ranges = [(chunk[0], chunk[-1]) for chunk in batched(ids.iterator(), CHUNK_SIZE)]
     for first, last in ranges:
         recompute_health_range.delay(first, last, day)
     return len(ranges)

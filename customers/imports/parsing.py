@@ -239,17 +239,6 @@ def count_records(text: str, header: Header) -> int:
     return sum(1 for _ in iter_records(text, header))
 
 
-def chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
-    chunk: list[Record] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 # --- one row -------------------------------------------------------------------------------
 
 # A parsed row: column → Python value. A column that is absent or empty is missing from the

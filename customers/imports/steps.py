@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 
+from core.iterables import batched
 from customers.imports import parsing
 from customers.models import (
     Account,
@@ -87,7 +88,7 @@ def import_job_apply(*, job_id: int) -> ImportJob | None:
     rate_starts = _import_rate_starts() if job.kind == ImportKind.REVENUE else {}
     position = 0
     records = parsing.iter_records(job.content, header)
-    for chunk in parsing.chunks(records, IMPORT_APPLY_CHUNK):
+    for chunk in batched(records, IMPORT_APPLY_CHUNK):
         for attempt in range(1, IMPORT_CHUNK_ATTEMPTS + 1):
             try:
                 still_importing = _import_apply_chunk(
@@ -151,7 +152,7 @@ def _import_check_rows(
     preview: list[dict] = []
     checked = 0
     records = parsing.iter_records(job.content, header)
-    for chunk in parsing.chunks(records, IMPORT_VALIDATE_CHUNK):
+    for chunk in batched(records, IMPORT_VALIDATE_CHUNK):
         parsed = [(record.row, *parsing.parse_row(kind, record)) for record in chunk]
         refs = _import_references(kind, [clean for _, clean, _ in parsed], rate_starts)
         for row, clean, problems in parsed:

@@ -23,7 +23,6 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from functools import partial
-from itertools import islice
 from typing import Any
 
 from django.db import transaction
@@ -31,6 +30,7 @@ from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from core.iterables import batched
 from customers.ingest import fields
 from customers.ingest.results import ItemError, Outcome, Waiting
 from customers.models import Account, Contact, ParkedMessage
@@ -39,13 +39,6 @@ PARKED_MAX_AGE = dt.timedelta(days=30)
 CHUNK = 1000  # messages applied together: a fixed number of queries per chunk
 SWEEP_LIMIT = 20_000  # per sweep run; the next run takes the rest
 logger = logging.getLogger(__name__)
-
-
-def batched(items: Iterable, size: int):
-    """itertools.batched, which Python 3.11 lacks."""
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 def pending():

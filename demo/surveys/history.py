@@ -36,7 +36,7 @@ import random
 import secrets
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +46,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, DateField, F, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Cast, TruncMonth
 
+from core.iterables import batched
 from customers.models import Account, Contact, DailyUsage, Ticket, TicketStatus
 from demo.customers import Batch, demo_sink, postgres_prepare
 from demo.surveys.catalogue import (
@@ -268,7 +269,7 @@ def _history_write(history: _History, account_ids: list[int], totals: Counter[st
     now = history.now
     usage_from = DailyUsage.objects.aggregate(first=Min("day"))["first"]
     after_tickets = history.asks["csat"].after_tickets
-    chunks = list(_chunks(account_ids, ACCOUNT_CHUNK))
+    chunks = list(batched(account_ids, ACCOUNT_CHUNK))
     with transaction.atomic(), _collector_paused():
         sink = demo_sink()
         restore = postgres_prepare(sink.cursor, HISTORY_MODELS) if postgres else {}
@@ -318,17 +319,6 @@ def _collector_paused() -> Iterator[None]:
 def _say(stdout, text: str) -> None:
     if stdout is not None:
         stdout.write(text)
-
-
-def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
-    chunk: list[int] = []
-    for pk in ids:
-        chunk.append(pk)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _surveys_ensure() -> dict[str, Survey]:
