@@ -8,6 +8,7 @@ value travels as a parameter.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,16 @@ def is_postgres() -> bool:
 
 def greatest() -> str:
     return "GREATEST" if is_postgres() else "MAX"
+
+
+def _adapt_param(value: Any) -> Any:
+    """A loose parameter (not a typed column) as SQLite's backend stores it: Django keeps
+    aware datetimes as UTC text there, so a raw statement must hand them over the same way."""
+    if isinstance(value, dt.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, dt.date):
+        return connection.ops.adapt_datefield_value(value)
+    return value
 
 
 def _adapt_sqlite(kind: str, value: Any) -> Any:
@@ -70,7 +81,8 @@ def run_with_rows(
     """Run ``sql`` whose ``{rows}`` placeholder is a table ``v`` of the given rows.
 
     ``columns`` names and types the table's columns (types as in PG_ARRAY_TYPES);
-    ``before``/``after`` are parameters that come before and after the table in ``sql``.
+    ``before``/``after`` are parameters that come before and after the table in ``sql``
+    (datetimes and dates among them are adapted for SQLite like the rows' are).
     Returns whatever the statement returns (RETURNING), all chunks together.
     """
     if not rows:
@@ -98,7 +110,8 @@ def run_with_rows(
                 for row in chunk
                 for k, value in zip(kinds, row, strict=True)
             ]
-            cursor.execute(sql.format(rows=source), [*before, *flat, *after])
+            params = [*map(_adapt_param, before), *flat, *map(_adapt_param, after)]
+            cursor.execute(sql.format(rows=source), params)
             if cursor.description:
                 results.extend(cursor.fetchall())
         return results

@@ -236,7 +236,7 @@ def health_mark_dirty(*, account_ids: Iterable[int]) -> int:
         "ON CONFLICT (account_id) DO UPDATE SET marked_at = excluded.marked_at",
         [("account_id", "bigint")],
         [(pk,) for pk in ids],
-        before=[now if db.is_postgres() else connection.ops.adapt_datetimefield_value(now)],
+        before=[now],
     )
     return len(ids)
 

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core import db
@@ -160,8 +160,7 @@ def _events_insert(rows: list[_EventRow], *, source: str, now: dt.datetime) -> s
         ("properties", "jsonb"),
     ]
     values = [(r[0], r[2], r[3], r[4], r[5], r[6]) for r in rows]
-    stamp = now if db.is_postgres() else connection.ops.adapt_datetimefield_value(now)
-    returned = db.run_with_rows(sql, columns, values, before=[source, stamp])
+    returned = db.run_with_rows(sql, columns, values, before=[source, now])
     return {event_id for (event_id,) in returned}
 
 
