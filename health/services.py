@@ -168,9 +168,8 @@ def health_recompute(
     how many snapshots were written. ``progress`` hears each chunk's size as it commits."""
     now = timezone.now()
     day = day or timezone.localdate(now)
-    if account_ids is None:
-        # Every account is about to be scored: what was marked before now is covered.
-        HealthDirty.objects.filter(marked_at__lte=now).delete()
+    everyone = account_ids is None
+    if everyone:
         ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
     else:
         ids = sorted(set(account_ids))
@@ -190,6 +189,10 @@ def health_recompute(
         written += len(snapshots)
         if progress is not None:
             progress(len(chunk))
+    if everyone:
+        # Every account is scored now: the marks made before this run began are covered (and
+        # only now, so a run killed half-way leaves them for the incremental recompute).
+        HealthDirty.objects.filter(marked_at__lte=now).delete()
     return written
 
 

@@ -113,6 +113,26 @@ def test_killed_mid_way_it_leaves_every_mark_for_the_next_run(monkeypatch):
     assert not HealthSnapshot.objects.exists()
 
 
+def test_a_full_recompute_killed_half_way_keeps_the_marks(monkeypatch):
+    first, second = make_account(), make_account()
+    health_mark_dirty(account_ids=[first.pk, second.pk])
+    real = services._chunk_snapshots
+    calls = []
+
+    def dies_on_the_second_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("worker killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_chunk_snapshots", dies_on_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        health_recompute(chunk_size=1)
+
+    assert marked() == {first.pk, second.pk}
+    assert list(HealthSnapshot.objects.values_list("account_id", flat=True)) == [first.pk]
+
+
 def test_a_full_recompute_covers_the_marks_made_before_it():
     account = make_account()
     health_mark_dirty(account_ids=[account.pk])
