@@ -8,6 +8,10 @@ to the same view is there for anyone without JavaScript).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 
 @dataclass(frozen=True)
@@ -27,3 +31,21 @@ def register_section(section: AccountSection) -> None:
 
 def sections() -> list[AccountSection]:
     return sorted(_SECTIONS.values(), key=lambda s: (s.order, s.key))
+
+
+def section_response(
+    request: HttpRequest,
+    *,
+    account,
+    template: str,
+    title: str,
+    context: dict[str, Any],
+    status: int = 200,
+) -> HttpResponse:
+    """One section of the account page: the fragment for htmx, and for a browser following
+    the section's link (or restoring history) a whole page around it."""
+    context = {"account": account, "section_title": title} | context
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, template, context, status=status)
+    context["section_template"] = template
+    return render(request, "customers/account_section.html", context, status=status)

@@ -190,27 +190,34 @@ def snapshots_before(*, account_ids: Sequence[int], day: dt.date) -> dict[int, H
     return {s.account_id: s for s in rows if (s.account_id, s.day) in wanted}
 
 
-def health_history(*, account_id: int, days: int = 90) -> list[HealthSnapshot]:
-    """An account's snapshots over the last ``days`` days, oldest first, for its chart."""
-    since = timezone.localdate() - dt.timedelta(days=days)
+def health_history(
+    *, account_id: int, days: int = 120, until: dt.date | None = None
+) -> list[HealthSnapshot]:
+    """An account's snapshots over the ``days`` days up to ``until`` (today), oldest first:
+    the chart, the trend arrows and "why it changed" all read this one list."""
+    until = until or timezone.localdate()
     return list(
-        HealthSnapshot.objects.filter(account_id=account_id, day__gte=since).order_by("day")
-    )
-
-
-def health_change(*, account_id: int, day: dt.date, days_back: int) -> dict[str, Any] | None:
-    """Why an account's score moved since ``days_back`` days before ``day``: the score's
-    change and each measure whose mapped score moved, largest move first."""
-    now = HealthSnapshot.objects.filter(account_id=account_id, day=day).first()
-    then = (
         HealthSnapshot.objects.filter(
-            account_id=account_id, day__lte=day - dt.timedelta(days=days_back)
+            account_id=account_id, day__gt=until - dt.timedelta(days=days), day__lte=until
         )
-        .order_by("-day")
-        .first()
+        .select_related("profile")
+        .order_by("day")
     )
-    if now is None or then is None or now.score is None or then.score is None:
+
+
+def change_since(history: Sequence[HealthSnapshot], *, days: int) -> dict[str, Any] | None:
+    """How the latest snapshot of ``history`` (oldest first) differs from the last scored one
+    at least ``days`` days older: the score's move, and each measure whose mapped score moved,
+    largest move first ("why it changed"). None when there is nothing to compare."""
+    scored = [s for s in history if s.score is not None]
+    if not scored:
         return None
+    now = scored[-1]
+    cutoff = now.day - dt.timedelta(days=days)
+    earlier = [s for s in scored if s.day <= cutoff]
+    if not earlier or history[-1] is not now:
+        return None
+    then = earlier[-1]
     before = then.components.get("measures", {})
     moves = []
     for key, measure in now.components.get("measures", {}).items():
@@ -220,6 +227,7 @@ def health_change(*, account_id: int, day: dt.date, days_back: int) -> dict[str,
             moves.append({"kind": measure["kind"], "from": old, "to": new, "by": new - old})
     moves.sort(key=lambda move: -abs(move["by"]))
     return {
+        "days": days,
         "from": then.score,
         "to": now.score,
         "by": now.score - then.score,

@@ -1,62 +1,48 @@
-"""The account page's health section: score, band, trend, history and why it changed."""
+"""The account page's health section: score, band, trend, history and why it changed, and the
+two things a CSM changes there (an override, their sentiment)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
+from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.decorators import worker_required
 from customers.models import Account
+from customers.sections import section_response
+from customers.selectors import account_get
 from health.charts import health_figure
 from health.forms import OverrideForm, SentimentForm
-from health.models import CsmSentiment, HealthSnapshot, MeasureKind
-from health.selectors import health_change, health_history
+from health.models import CsmSentiment, MeasureKind
+from health.selectors import change_since, health_history
 from health.services import csm_sentiment_set, health_override_create
 
 PANEL = "health/_panel.html"
+TREND_DAYS = (7, 30)
+LABELS = dict(MeasureKind.choices)
 
 
-def _trend(latest: HealthSnapshot | None, history: list[HealthSnapshot], days: int) -> dict | None:
-    """The score's move since the last snapshot at least ``days`` days older than today's."""
-    if latest is None or latest.score is None:
-        return None
-    cutoff = latest.day - dt.timedelta(days=days)
-    earlier = [s for s in history if s.day <= cutoff and s.score is not None]
-    if not earlier:
-        return None
-    by = latest.score - earlier[-1].score
-    arrow = "↑" if by > 0 else "↓" if by < 0 else "→"
-    return {
-        "days": days,
-        "by": by,
-        "arrow": arrow,
-        "direction": "up" if by > 0 else "down" if by < 0 else "flat",
-    }
-
-
-def _panel_context(request: HttpRequest, account: Account, **extra) -> dict:
-    history = health_history(account_id=account.pk, days=120)
+def _panel(request: HttpRequest, account: Account, *, status: int = 200, **extra) -> HttpResponse:
+    history = health_history(account_id=account.pk)
     latest = history[-1] if history else None
-    labels = dict(MeasureKind.choices)
-    change = None
-    if latest is not None:
-        change = health_change(account_id=account.pk, day=latest.day, days_back=7)
-        if change:
-            for move in change["measures"]:
-                move["label"] = labels.get(move["kind"], move["kind"])
-    profile = latest.profile if latest is not None else None
+    trends = [t for t in (change_since(history, days=d) for d in TREND_DAYS) if t]
+    change = trends[0] if trends and trends[0]["days"] == TREND_DAYS[0] else None
+    for move in change["measures"] if change else []:
+        move["label"] = LABELS.get(move["kind"], move["kind"])
     scored = [s for s in history if s.score is not None]
+    profile = latest.profile if latest is not None else None
     context = {
-        "account": account,
         "latest": latest,
-        "trends": [t for t in (_trend(latest, history, 7), _trend(latest, history, 30)) if t],
+        "trends": trends,
         "change": change,
-        "override": (latest.components.get("override") if latest else None),
+        "override": latest.components.get("override") if latest else None,
         "chart": health_figure(
             scored,
             red_max=profile.red_max if profile else 50,
@@ -64,75 +50,81 @@ def _panel_context(request: HttpRequest, account: Account, **extra) -> dict:
         )
         if len(scored) > 1
         else None,
-        "today": timezone.localdate(),
         "charts": True,
-        "section_title": "Health",
         "can_work": request.user.can_work,
         "override_form": OverrideForm(auto_id="override_%s"),
         "sentiment": CsmSentiment.objects.filter(account=account).first(),
         "sentiment_form": SentimentForm(auto_id="sentiment_%s"),
-    }
-    return context | extra
-
-
-def _render_panel(request: HttpRequest, context: dict, *, status: int = 200) -> HttpResponse:
-    """The fragment for htmx; a whole page around it for a browser following the link."""
-    if request.htmx and not request.htmx.history_restore_request:
-        return render(request, PANEL, context, status=status)
-    context["section_template"] = PANEL
-    return render(request, "customers/account_section.html", context, status=status)
+    } | extra
+    return section_response(
+        request, account=account, template=PANEL, title="Health", context=context, status=status
+    )
 
 
 @require_GET
 def account_panel(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
-    return _render_panel(request, _panel_context(request, account))
+    return _panel(request, account_get(user=request.user, account_id=pk))
 
 
-@require_POST
-def account_override(request: HttpRequest, pk: int) -> HttpResponse:
-    """A CSM's override: the score and band until it expires, with the reason on record."""
-    if not request.user.can_work:
-        raise PermissionDenied("Viewers can read health but not override it.")
-    account = get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
-    form = OverrideForm(request.POST, auto_id="override_%s")
+def _change(
+    request: HttpRequest,
+    pk: int,
+    *,
+    form: forms.Form,
+    name: str,
+    save: Callable[[Account, dict], object],
+    done: str,
+) -> HttpResponse:
+    """Save a panel form: the section again (htmx) or the account page (a plain POST); a
+    refused form comes back in place with its errors."""
+    account = account_get(user=request.user, account_id=pk)
     if form.is_valid():
         try:
-            health_override_create(
-                account=account,
-                score=form.cleaned_data["score"],
-                reason=form.cleaned_data["reason"],
-                expires_at=timezone.now() + dt.timedelta(days=form.cleaned_data["days"]),
-                user=request.user,
-            )
+            save(account, form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
     if not form.is_valid():
-        context = _panel_context(request, account, override_form=form, override_open=True)
-        return _render_panel(request, context, status=422 if request.htmx else 400)
+        status = 422 if request.htmx else 400
+        return _panel(
+            request, account, status=status, **{f"{name}_form": form, f"{name}_open": True}
+        )
     if request.htmx:
-        return _render_panel(request, _panel_context(request, account, override_saved=True))
-    messages.success(request, "Health score overridden.")
+        return _panel(request, account, **{f"{name}_saved": True})
+    messages.success(request, done)
     return redirect("customers:account", pk=account.pk)
 
 
 @require_POST
+@worker_required
+def account_override(request: HttpRequest, pk: int) -> HttpResponse:
+    """A CSM's override: the score and band until it expires, with the reason on record."""
+    return _change(
+        request,
+        pk,
+        form=OverrideForm(request.POST, auto_id="override_%s"),
+        name="override",
+        save=lambda account, data: health_override_create(
+            account=account,
+            score=data["score"],
+            reason=data["reason"],
+            expires_at=timezone.now() + dt.timedelta(days=data["days"]),
+            user=request.user,
+        ),
+        done="Health score overridden.",
+    )
+
+
+@require_POST
+@worker_required
 def account_sentiment(request: HttpRequest, pk: int) -> HttpResponse:
     """The CSM's own call on the account (poor, fair, good): one of the score's measures."""
-    if not request.user.can_work:
-        raise PermissionDenied("Viewers can read health but not change it.")
-    account = get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
-    form = SentimentForm(request.POST, auto_id="sentiment_%s")
-    if not form.is_valid():
-        context = _panel_context(request, account, sentiment_form=form)
-        return _render_panel(request, context, status=422 if request.htmx else 400)
-    csm_sentiment_set(
-        account=account,
-        value=form.cleaned_data["value"],
-        note=form.cleaned_data["note"],
-        user=request.user,
+    return _change(
+        request,
+        pk,
+        form=SentimentForm(request.POST, auto_id="sentiment_%s"),
+        name="sentiment",
+        save=lambda account, data: csm_sentiment_set(
+            account=account, value=data["value"], note=data["note"], user=request.user
+        ),
+        done="Sentiment saved.",
     )
-    if request.htmx:
-        return _render_panel(request, _panel_context(request, account, sentiment_saved=True))
-    messages.success(request, "Sentiment saved.")
-    return redirect("customers:account", pk=account.pk)

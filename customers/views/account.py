@@ -11,16 +11,17 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from accounts.decorators import worker_required
 from customers.charts import revenue_figure, usage_figure
 from customers.forms import NoteForm, StageChangeForm
 from customers.models import Account
-from customers.sections import sections
+from customers.sections import section_response, sections
 from customers.selectors import (
     account_contacts,
     account_get,
@@ -61,14 +62,9 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _section(
     request: HttpRequest, account: Account, name: str, title: str, context: dict[str, Any]
 ) -> HttpResponse:
-    """The fragment for htmx; a whole page around it for a browser following the link."""
-    context = {"account": account, "section_title": title} | context
-    if request.htmx and not request.htmx.history_restore_request:
-        response = render(request, f"{PAGE}#{name}", context)
-    else:
-        context["section_template"] = f"{PAGE}#{name}"
-        response = render(request, "customers/account_section.html", context)
-    return response
+    return section_response(
+        request, account=account, template=f"{PAGE}#{name}", title=title, context=context
+    )
 
 
 @require_GET
@@ -107,14 +103,9 @@ def account_usage_chart(request: HttpRequest, pk: int) -> HttpResponse:
     return _section(request, account, "usage_chart", "Usage", context)
 
 
-def _require_worker(request: HttpRequest) -> None:
-    if not request.user.can_work:
-        raise PermissionDenied("Viewers can read accounts but not change them.")
-
-
 @require_POST
+@worker_required
 def account_note_create(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_worker(request)
     account = account_get(user=request.user, account_id=pk)
     form = NoteForm(request.POST)
     if form.is_valid():
@@ -140,8 +131,8 @@ def account_note_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@worker_required
 def account_stage_change(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_worker(request)
     account = account_get(user=request.user, account_id=pk)
     form = StageChangeForm(request.POST)
     if form.is_valid():

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts.decorators import worker_required
 from customers.models import Account
 from surveys import charts, metrics, selectors, services
 from surveys.forms import FollowUpHandleForm, ResponseFilterForm, TagAddForm
@@ -34,11 +35,6 @@ PAGE_SIZE = 25
 BAD_INPUT_STATUS = 400
 # htmx swaps 422 responses (see templates/surveys/_htmx_config.html) so form errors show inline.
 FORM_ERROR_STATUS = 422
-
-
-def _require_worker(request: HttpRequest) -> None:
-    if not request.user.can_work:
-        raise PermissionDenied("Viewers can read results but not change them.")
 
 
 def _wants_partial(request: HttpRequest) -> bool:
@@ -266,8 +262,8 @@ def _tags_response(request: HttpRequest, response: Response, *, form=None, statu
 
 
 @require_POST
+@worker_required
 def response_tag_add(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_worker(request)
     response = get_object_or_404(Response.objects.select_related("survey"), pk=pk)
     fallback = reverse("surveys:results", args=[response.survey.slug])
     form = TagAddForm(request.POST)
@@ -291,8 +287,8 @@ def response_tag_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@worker_required
 def response_tag_remove(request: HttpRequest, pk: int, tag_id: int) -> HttpResponse:
-    _require_worker(request)
     response = get_object_or_404(Response.objects.select_related("survey"), pk=pk)
     tag = get_object_or_404(Tag, pk=tag_id)
     services.response_tag_remove(response=response, tag=tag)
@@ -358,9 +354,9 @@ def _follow_up_row(request, follow_up: FollowUp, *, form=None, status=200) -> Ht
 
 
 @require_POST
+@worker_required
 def follow_up_handle(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark handled with a note. Without a note: the form again, with the error, and 4xx."""
-    _require_worker(request)
     follow_up = get_object_or_404(FollowUp, pk=pk)
     form = FollowUpHandleForm(request.POST)
     if form.is_valid():

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from customers.models import TicketStatus
 from health.models import HealthOverride, HealthProfile, HealthSnapshot
-from health.selectors import health_change
+from health.selectors import change_since, health_history
 from health.services import health_override_create, health_recompute
 from health.tasks import recompute_health_all
 from tests.customers.factories import make_account, make_contact, make_ticket
@@ -214,7 +214,7 @@ def test_why_it_changed_names_the_measures_that_moved(simple_profile):
     account.save(update_fields=["last_activity_at"])
     health_recompute(day=TODAY)
 
-    change = health_change(account_id=account.pk, day=TODAY, days_back=7)
+    change = change_since(health_history(account_id=account.pk, until=TODAY), days=7)
 
     assert (change["from"], change["to"], change["by"]) == (70, 87, 17)
     assert change["measures"] == [{"kind": "open_tickets", "from": 50.0, "to": 100.0, "by": 50.0}]
