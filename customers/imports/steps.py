@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from core.iterables import batched
 from customers.imports import parsing
+from customers.ingest import parked
 from customers.models import (
     Account,
     Contact,
@@ -352,6 +353,7 @@ def _import_write_accounts(
             account.updated_at = now
             changed.append(account)
     Account.objects.bulk_create(new)
+    parked.wake(accounts=[account.external_id for account in new])
     records_upsert(
         model=Account,
         objects=changed,
@@ -399,6 +401,7 @@ def _import_write_contacts(
             contact.updated_at = now
             changed.append(contact)
     Contact.objects.bulk_create(new)
+    parked.wake(contacts=[contact.external_id for contact in new])
     records_upsert(model=Contact, objects=changed, fields=[*CONTACT_IMPORT_FIELDS, "account_id"])
     return len(new), len(changed), []
 

@@ -5,11 +5,13 @@ user's ``identify`` (and often a ``track``) before the ``group`` that creates th
 message that fails only because the account or contact it names does not exist yet is therefore
 kept as a :class:`~customers.models.ParkedMessage`, waiting for that one external id:
 
-* when a Segment message (or a retried parked one) writes that account or contact, the waiting
-  messages are applied by a task queued once the request has committed (:func:`wake`);
+* when anything creates that account or contact (a Segment message, a retried parked one, the
+  accounts or contacts API, a CSV import), the waiting messages are applied by a task queued
+  once that transaction has committed (:func:`wake`, called by the writes themselves); an
+  identify applied this way creates the contact a parked track waits for, and wakes it;
 * every ten minutes the sweep (:func:`sweep`, beat entry ``customers-sweep-parked-messages``)
-  applies those whose account or contact has appeared some other way (the accounts API, a CSV
-  import, the admin) and gives up on the ones older than :data:`PARKED_MAX_AGE`, keeping them
+  applies those whose account or contact has appeared some other way (the admin, a race with
+  the parking) and gives up on the ones older than :data:`PARKED_MAX_AGE`, keeping them
   with their reason for the admin (never silently deleted).
 
 Applying is idempotent: events are keyed by ``messageId`` and accounts and contacts are upserts,
@@ -95,9 +97,7 @@ def park(outcome: Outcome, messages: Sequence[Any], *, kind: str | None, source:
     ParkedMessage.objects.bulk_create(fresh)
 
 
-def wake(
-    *, accounts: Iterable[str] = (), contacts: Iterable[str] = (), exclude: Iterable[int] = ()
-) -> int:
+def wake(*, accounts: Iterable[str] = (), contacts: Iterable[str] = ()) -> int:
     """Queue, once the transaction commits, the parked messages waiting for these accounts
     or contacts (which exist now). One query; nothing is queued when none waits."""
     accounts, contacts = set(accounts), set(contacts)
@@ -109,7 +109,6 @@ def wake(
     ids = list(
         pending()
         .filter(waiting)
-        .exclude(pk__in=list(exclude))
         .order_by("received_at", "pk")
         .values_list("pk", flat=True)[:SWEEP_LIMIT]
     )
@@ -138,11 +137,8 @@ def apply(*, ids: Sequence[int]) -> dict[str, int]:
         .order_by("received_at", "pk")
     )
     now = timezone.now()
-    known: dict[str, set[str]] = {"account": set(), "contact": set()}
     for chunk in batched(rows, CHUNK):
-        outcome, written = segment_apply([row.message for row in chunk])
-        known["account"] |= written["account"]
-        known["contact"] |= written["contact"]
+        outcome = segment_apply([row.message for row in chunk])
         applied, changed = [], []
         for position, row in enumerate(chunk):
             error = outcome.errors.get(position)
@@ -166,9 +162,6 @@ def apply(*, ids: Sequence[int]) -> dict[str, int]:
             ["attempts", "last_tried_at", "reason", "waiting_kind", "waiting_id", "given_up_at"],
         )
         counts["applied"] += len(applied)
-    # What these messages created may be what others wait for (an identify parked for its
-    # account creates the contact that a parked track waits for).
-    wake(accounts=known["account"], contacts=known["contact"], exclude=[row.pk for row in rows])
     return counts
 
 

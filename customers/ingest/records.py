@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from core import db
 from customers import services
-from customers.ingest import fields
+from customers.ingest import fields, parked
 from customers.ingest.results import IngestResult, ItemError, Outcome, Waiting
 from customers.models import (
     Account,
@@ -162,6 +162,7 @@ def accounts_write(outcome: Outcome, items: Sequence[Any], source: str) -> None:
         account.updated_at = now
     services.records_upsert(model=Account, objects=written, fields=ACCOUNT_FIELDS)
     accounts_touched_on_commit(account.pk for account in written)
+    parked.wake(accounts=[a.external_id for a in written if a.external_id not in existing])
     StageChange.objects.bulk_create(
         StageChange(
             account_id=state[external].pk,
@@ -275,6 +276,7 @@ def contacts_write(outcome: Outcome, items: Sequence[Any]) -> None:
         contact.pk = None
         contact.updated_at = now
     services.records_upsert(model=Contact, objects=written, fields=CONTACT_FIELDS)
+    parked.wake(contacts=[c.external_id for c in written if c.external_id not in existing])
 
 
 @transaction.atomic

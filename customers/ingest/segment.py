@@ -150,21 +150,17 @@ def segment_ingest(*, messages: Sequence[Any], kind: str | None = None) -> Segme
     """
     from customers.ingest import parked
 
-    outcome, known = segment_apply(messages, kind)
+    outcome = segment_apply(messages, kind)
     parked.park(outcome, messages, kind=kind, source=SEGMENT_SOURCE)
-    parked.wake(accounts=known["account"], contacts=known["contact"])
     result = outcome.result()
     return {**result, "parked": outcome.count(Outcome.PARKED)}
 
 
-def segment_apply(
-    messages: Sequence[Any], kind: str | None = None
-) -> tuple[Outcome, dict[str, set[str]]]:
+def segment_apply(messages: Sequence[Any], kind: str | None = None) -> Outcome:
     """Write what can be written; the rest is refused in the outcome (a ``Waiting`` error
-    when it names an unknown account or contact). Also answers the external ids of the
-    accounts and contacts the messages wrote or found unchanged: they exist now."""
+    when it names an unknown account or contact). The writes wake the parked messages that
+    waited for an account or contact they create."""
     outcome = Outcome(len(messages))
-    known: dict[str, set[str]] = {"account": set(), "contact": set()}
     plans: dict[str, list[tuple[int, Any]]] = {
         "account": [],
         "member": [],
@@ -200,9 +196,7 @@ def segment_apply(
             continue
         step = Outcome(len(planned))
         write(step, [item for _, item in planned])
-        for position, (index, item) in enumerate(planned):
-            if position not in step.errors and step_kind in known:
-                known[step_kind].add(str(item["id"]))
+        for position, (index, _item) in enumerate(planned):
             if index in outcome.errors:
                 continue
             if position in step.errors:
@@ -211,4 +205,4 @@ def segment_apply(
                 outcome.accept(index)
             elif outcome.status.get(index) != Outcome.ACCEPTED:
                 outcome.duplicate(index)
-    return outcome, known
+    return outcome

@@ -205,3 +205,37 @@ def test_admins_see_parked_messages_read_only_with_their_age(client, auth, admin
     assert detail.status_code == 200 and b'name="reason"' not in detail.content
     assert add.status_code == 403
     assert Account.objects.count() == 0
+
+
+def test_an_account_created_through_the_accounts_api_applies_what_waited_for_it_at_once(
+    client, auth, django_capture_on_commit_callbacks
+):
+    track = {**TRACK, "userId": None, "context": {"groupId": "acme"}}
+    assert post(client, "/v1/batch", {"batch": [track]}, headers=auth).json()["parked"] == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        created = post(
+            client,
+            "/api/v1/accounts",
+            {"accounts": [{"id": "acme", "name": "Acme"}]},
+            headers=bearer(make_key("crm")),
+        )
+
+    assert created.json()["accepted"] == 1
+    assert UsageEvent.objects.get().account.external_id == "acme"
+    assert not ParkedMessage.objects.exists()  # no waiting for the ten-minute sweep
+
+
+def test_a_contact_created_by_a_csv_import_applies_what_waited_for_it(
+    client, auth, django_capture_on_commit_callbacks
+):
+    from tests.customers.csv_import_helpers import imported_job
+
+    make_account("acme")
+    assert post(client, "/v1/batch", {"batch": [TRACK]}, headers=auth).json()["parked"] == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        imported_job("contacts", "id,account,email", "u1,acme,ada@acme.example")
+
+    assert UsageEvent.objects.get().contact.external_id == "u1"
+    assert not ParkedMessage.objects.exists()
