@@ -13,7 +13,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import TruncDate
 
@@ -38,6 +38,7 @@ from demo import customers as customer_demo
 from demo.customers import demo_flush, demo_seed
 from demo.customers import seed as seeding  # where demo_seed looks its helpers up
 from demo.management.commands import seed_demo
+from tests.demo.bulk_schema import postgres_only, schema_of
 
 pytestmark = pytest.mark.django_db
 
@@ -449,40 +450,19 @@ def test_a_broken_app_seeder_is_an_error_not_a_skip(monkeypatch):
 
 # --- PostgreSQL bulk loading ---------------------------------------------------------------------
 
-postgres_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="bulk loading tricks are PostgreSQL's"
-)
-
-
-def _schema() -> list[tuple]:
-    tables = [model._meta.db_table for model in customer_demo.BULK_MODELS]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
-            "ORDER BY 1, 2",
-            [tables],
-        )
-        indexes = cursor.fetchall()
-        cursor.execute(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), condeferrable, "
-            "condeferred FROM pg_constraint WHERE conrelid::regclass::text = ANY(%s) ORDER BY 1, 2",
-            [tables],
-        )
-        return indexes + cursor.fetchall()
-
 
 @postgres_only
 def test_bulk_loading_restores_every_index_and_constraint_exactly():
-    before = _schema()
+    before = schema_of(customer_demo.BULK_MODELS)
     stats = seed(accounts=20)
     assert Account._meta.db_table in stats.bulk_tables
     assert UsageEvent._meta.db_table in stats.bulk_tables
-    assert _schema() == before
+    assert schema_of(customer_demo.BULK_MODELS) == before
 
 
 @postgres_only
 def test_a_failed_bulk_load_leaves_the_schema_as_it_was(monkeypatch):
-    before = _schema()
+    before = schema_of(customer_demo.BULK_MODELS)
     real = seeding.accounts_refresh_revenue
 
     def fail(**kwargs):
@@ -492,7 +472,7 @@ def test_a_failed_bulk_load_leaves_the_schema_as_it_was(monkeypatch):
     monkeypatch.setattr(seeding, "accounts_refresh_revenue", fail)
     with pytest.raises(RuntimeError, match="boom"):
         seed(accounts=10)
-    assert _schema() == before
+    assert schema_of(customer_demo.BULK_MODELS) == before
     assert not Account.objects.exists()
 
 

@@ -11,7 +11,6 @@ import statistics
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.db.models import Avg, Max, Sum
 from django.utils import timezone
 
@@ -28,6 +27,7 @@ from surveys.models import (
     SurveyText,
 )
 from surveys.services import keyword_pattern
+from tests.demo.bulk_schema import postgres_only, schema_of
 
 pytestmark = pytest.mark.django_db
 
@@ -359,10 +359,6 @@ def test_seed_demo_builds_the_survey_history_with_the_company():
 
 FIXED_NOW = dt.datetime(2025, 6, 15, 9, 30, tzinfo=dt.UTC)
 
-postgres_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="bulk loading tricks are PostgreSQL's"
-)
-
 
 def _history() -> list[list[tuple]]:
     """The seeded history, comparable across seedings: invitations by their rank in id order
@@ -483,38 +479,21 @@ def test_history_tables_holding_other_rows_keep_their_indexes(csm_user, monkeypa
     assert Invitation._meta.db_table not in stripped
 
 
-def _schema() -> list[tuple]:
-    tables = [model._meta.db_table for model in survey_demo.HISTORY_MODELS]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
-            "ORDER BY 1, 2",
-            [tables],
-        )
-        indexes = cursor.fetchall()
-        cursor.execute(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), condeferrable, "
-            "condeferred FROM pg_constraint WHERE conrelid::regclass::text = ANY(%s) ORDER BY 1, 2",
-            [tables],
-        )
-        return indexes + cursor.fetchall()
-
-
 @postgres_only
 def test_the_bulk_load_restores_every_index_and_constraint_exactly(csm_user, monkeypatch):
     stripped = _spy_on_stripping(monkeypatch)
-    before = _schema()
+    before = schema_of(survey_demo.HISTORY_MODELS)
     _world(FIXED_NOW, csm_user, healthy=3, declining=2, churned=1)
     seed_surveys(rng=random.Random(6), now=FIXED_NOW, stdout=None)
     assert set(stripped) == {model._meta.db_table for model in survey_demo.HISTORY_MODELS}
     assert FollowUp.objects.exists()
-    assert _schema() == before
+    assert schema_of(survey_demo.HISTORY_MODELS) == before
 
 
 @postgres_only
 def test_a_failed_bulk_load_leaves_the_tables_as_they_were(csm_user, monkeypatch):
     monkeypatch.setattr(survey_demo, "ACCOUNT_CHUNK", 4)
-    before = _schema()
+    before = schema_of(survey_demo.HISTORY_MODELS)
     _world(FIXED_NOW, csm_user, healthy=6, declining=3, churned=3)
     real = survey_demo._History.render
     calls = []
@@ -528,7 +507,7 @@ def test_a_failed_bulk_load_leaves_the_tables_as_they_were(csm_user, monkeypatch
     monkeypatch.setattr(survey_demo._History, "render", fail_later)
     with pytest.raises(RuntimeError, match="boom"):
         seed_surveys(rng=random.Random(6), now=FIXED_NOW, stdout=None)
-    assert _schema() == before
+    assert schema_of(survey_demo.HISTORY_MODELS) == before
     assert not Invitation.objects.exists()
     assert not Response.objects.exists()
 
