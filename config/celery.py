@@ -58,6 +58,12 @@ app.conf.beat_schedule = {
         "schedule": 30,
         "options": {"expires": 25},
     },
+    # Snoozes that ended: the alert is open again on the CSM's list within five minutes.
+    "health-wake-snoozed-alerts": {
+        "task": "health.tasks.wake_snoozed_alerts",
+        "schedule": 300,
+        "options": {"expires": 290},
+    },
     "surveys-send-due-invitations": {
         "task": "surveys.tasks.send_due_invitations",
         "schedule": 60,

@@ -11,14 +11,21 @@ class HealthConfig(AppConfig):
 
         from customers.sections import AccountSection, register_section
         from customers.signals import accounts_touched
+        from customers.timeline import register_source
         from health import receivers
-        from health.defaults import profiles_ensure
+        from health.defaults import profiles_ensure, signal_rules_ensure
+        from health.selectors import timeline_alerts
         from surveys.signals import response_saved
 
         post_migrate.connect(profiles_ensure, sender=self, dispatch_uid="health-profiles")
+        post_migrate.connect(signal_rules_ensure, sender=self, dispatch_uid="health-rules")
         accounts_touched.connect(receivers.on_accounts_touched, dispatch_uid="health-touched")
         response_saved.connect(receivers.on_response_saved, dispatch_uid="health-answer")
 
         register_section(
             AccountSection(key="health", title="Health", url_name="health:account_panel", order=10)
         )
+        register_section(
+            AccountSection(key="alerts", title="Alerts", url_name="health:account_alerts", order=11)
+        )
+        register_source("health.alerts", timeline_alerts)

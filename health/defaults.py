@@ -139,3 +139,48 @@ def profiles_ensure(sender=None, using: str = "default", **kwargs) -> None:
 
     if not HealthProfile.objects.using(using).exists():
         profiles_create(HealthProfile, MeasureGroup, Measure, using=using)
+
+
+# The signal rules Tenure ships (docs/domain/health.md): every one enabled, editable in the
+# admin. (kind, severity, threshold, window days, event types, bands)
+SIGNAL_RULES = [
+    ("inactive", "high", 30, 30, ["login"], []),
+    ("usage_drop", "medium", 40, 30, [], []),
+    ("detractor", "high", 6, 90, [], []),
+    ("low_csat", "medium", 2, 90, [], []),
+    ("low_ces", "medium", 3, 90, [], []),
+    ("card_expiring", "low", 30, 30, [], []),
+    ("failed_payment", "high", None, 30, ["payment_failed"], []),
+    ("data_export", "medium", None, 7, ["data_export"], []),
+    ("cancel_page", "high", None, 7, ["cancel_page_visit"], []),
+    ("renewal_at_risk", "high", 90, 30, [], ["red", "yellow"]),
+    ("stale_ticket", "medium", 14, 30, [], []),
+    ("no_csm_touch", "low", 45, 30, [], []),
+    ("expansion", "low", 20, 90, [], []),
+]
+
+
+def signal_rules_create(Rule, *, using: str = "default") -> None:
+    """Add the shipped rule of every signal that has none; an edited rule is left as it is."""
+    have = set(Rule.objects.using(using).values_list("kind", flat=True))
+    Rule.objects.using(using).bulk_create(
+        [
+            Rule(
+                kind=kind,
+                severity=severity,
+                threshold=None if threshold is None else Decimal(threshold),
+                window_days=window,
+                event_types=types,
+                bands=bands,
+            )
+            for kind, severity, threshold, window, types, bands in SIGNAL_RULES
+            if kind not in have
+        ]
+    )
+
+
+def signal_rules_ensure(sender=None, using: str = "default", **kwargs) -> None:
+    """post_migrate: a flushed test database gets the shipped rules back."""
+    from health.models import SignalRule
+
+    signal_rules_create(SignalRule, using=using)

@@ -29,3 +29,46 @@ class OverrideForm(forms.Form):
 class SentimentForm(forms.Form):
     value = forms.TypedChoiceField(label="Your sentiment", coerce=int, choices=Sentiment.choices)
     note = forms.CharField(label="Context", max_length=500, required=False)
+
+
+SNOOZE_DAYS = (1, 3, 7, 14, 30, 90)
+
+
+class SnoozeForm(forms.Form):
+    days = forms.TypedChoiceField(
+        label="Snooze for",
+        coerce=int,
+        choices=[(d, f"{d} day{'s' if d > 1 else ''}") for d in SNOOZE_DAYS],
+        initial=7,
+    )
+    note = forms.CharField(label="Note", max_length=300, required=False)
+
+
+class AlertCloseForm(forms.Form):
+    note = forms.CharField(label="Note", max_length=300, required=False)
+
+
+class AlertFilterForm(forms.Form):
+    """The alerts list's filters; they live in the URL."""
+
+    owner = forms.ChoiceField(
+        choices=[("me", "Mine"), ("all", "Everyone's")], required=False, initial="me"
+    )
+    status = forms.ChoiceField(
+        choices=[
+            ("live", "Open or snoozed"),
+            ("open", "Open"),
+            ("snoozed", "Snoozed"),
+            ("closed", "Closed"),
+        ],
+        required=False,
+    )
+    kind = forms.ChoiceField(required=False)
+    severity = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        from health.models import Severity, SignalKind
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "Any signal"), *SignalKind.choices]
+        self.fields["severity"].choices = [("", "Any severity"), *Severity.choices]

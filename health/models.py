@@ -296,3 +296,207 @@ class HealthDirty(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} since {self.marked_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- risk signals and alerts (docs/domain/health.md) -----------------------------------------
+
+
+class SignalKind(models.TextChoices):
+    """What a signal watches. Each has one rule row (SignalRule) holding its settings."""
+
+    INACTIVE = "inactive", "Inactive"
+    USAGE_DROP = "usage_drop", "Usage falling"
+    DETRACTOR = "detractor", "Detractor answer"
+    LOW_CSAT = "low_csat", "Low CSAT answer"
+    LOW_CES = "low_ces", "Low CES answer"
+    CARD_EXPIRING = "card_expiring", "Card expiring"
+    FAILED_PAYMENT = "failed_payment", "Failed payment"
+    DATA_EXPORT = "data_export", "Data export"
+    CANCEL_PAGE = "cancel_page", "Cancel-page visit"
+    RENEWAL_AT_RISK = "renewal_at_risk", "Renewal at risk"
+    STALE_TICKET = "stale_ticket", "Stale high-priority ticket"
+    NO_CSM_TOUCH = "no_csm_touch", "No CSM touch"
+    EXPANSION = "expansion", "Expansion opportunity"
+
+
+# The one positive signal: it flags an opportunity, not a risk.
+POSITIVE_SIGNALS = frozenset({SignalKind.EXPANSION})
+
+
+class Severity(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+SEVERITY_ORDER = {Severity.HIGH: 0, Severity.MEDIUM: 1, Severity.LOW: 2}
+
+# What each rule's threshold and window mean, shown in the admin beside the rule.
+RULE_HELP: dict[str, str] = {
+    SignalKind.INACTIVE: "Threshold: days without one of the event types (login).",
+    SignalKind.USAGE_DROP: "Threshold: % fall of the last 30 days' events against the 30 before.",
+    SignalKind.DETRACTOR: "Threshold: highest NPS that counts (6). Window: days an answer counts.",
+    SignalKind.LOW_CSAT: "Threshold: highest CSAT (1–5) that counts. Window: days it counts.",
+    SignalKind.LOW_CES: "Threshold: highest CES (1–7) that counts. Window: days it counts.",
+    SignalKind.CARD_EXPIRING: "Threshold: days before the card's expiry month ends.",
+    SignalKind.FAILED_PAYMENT: "Window: days a failure counts unless a payment succeeds after it.",
+    SignalKind.DATA_EXPORT: "Window: days one of the event types counts.",
+    SignalKind.CANCEL_PAGE: "Window: days one of the event types counts.",
+    SignalKind.RENEWAL_AT_RISK: "Threshold: days before the renewal date. Bands: which count.",
+    SignalKind.STALE_TICKET: "Threshold: days a high or urgent ticket has been open.",
+    SignalKind.NO_CSM_TOUCH: "Threshold: days since a CSM's note, follow-up or alert action.",
+    SignalKind.EXPANSION: "Threshold: % rise of usage; the account must also be green and "
+    "near its seats (≥ 90 % used), a promoter or CSAT ≥ 4. Window: days an answer counts.",
+}
+EVENT_SIGNALS = frozenset(
+    {
+        SignalKind.INACTIVE,
+        SignalKind.FAILED_PAYMENT,
+        SignalKind.DATA_EXPORT,
+        SignalKind.CANCEL_PAGE,
+    }
+)
+THRESHOLD_SIGNALS = frozenset(SignalKind.values) - {
+    SignalKind.FAILED_PAYMENT,
+    SignalKind.DATA_EXPORT,
+    SignalKind.CANCEL_PAGE,
+}
+
+
+class SignalRule(models.Model):
+    """The settings of one signal, edited in the admin; the next recompute applies them."""
+
+    kind = models.CharField(max_length=30, choices=SignalKind.choices, unique=True)
+    enabled = models.BooleanField(default=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    threshold = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    window_days = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    event_types = models.JSONField(
+        default=list, blank=True, help_text='Event types it watches, e.g. ["data_export"].'
+    )
+    bands = models.JSONField(default=list, blank=True, help_text='e.g. ["red", "yellow"].')
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+    @property
+    def help(self) -> str:
+        return RULE_HELP.get(self.kind, "")
+
+    def clean(self) -> None:
+        if self.kind in THRESHOLD_SIGNALS and self.threshold is None:
+            raise ValidationError({"threshold": f"This signal needs one. {self.help}"})
+        if self.threshold is not None and self.threshold < 0:
+            raise ValidationError({"threshold": "A threshold cannot be negative."})
+        if self.kind in EVENT_SIGNALS:
+            types = self.event_types
+            if (
+                not isinstance(types, list)
+                or not types
+                or not all(isinstance(t, str) and t.strip() and len(t) <= 100 for t in types)
+            ):
+                raise ValidationError(
+                    {"event_types": 'Give a list of event types, e.g. ["data_export"].'}
+                )
+        if self.kind == SignalKind.RENEWAL_AT_RISK:
+            bands = self.bands
+            if (
+                not isinstance(bands, list)
+                or not bands
+                or not set(map(str, bands)) <= set(Band.values)
+            ):
+                raise ValidationError({"bands": 'Give bands from "red", "yellow", "green".'})
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    SNOOZED = "snoozed", "Snoozed"
+    CLOSED = "closed", "Closed"
+
+
+LIVE_ALERT = ~models.Q(status=AlertStatus.CLOSED)
+
+
+class AlertQuerySet(models.QuerySet):
+    def live(self) -> AlertQuerySet:
+        return self.exclude(status=AlertStatus.CLOSED)
+
+    def for_owner(self, user) -> AlertQuerySet:
+        return self.filter(owner=user)
+
+
+class Alert(models.Model):
+    """A signal that fired for an account. At most one open or snoozed alert per account and
+    signal; it closes itself when the signal's condition clears."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=30, choices=SignalKind.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    reason = models.CharField(max_length=500)
+    facts = models.JSONField(default=dict, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=AlertStatus.choices, default="open")
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "kind"], condition=LIVE_ALERT, name="health_one_live_alert"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=AlertStatus.SNOOZED)
+                | models.Q(snoozed_until__isnull=False),
+                name="health_snooze_has_end",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "status", "opened_at"], name="health_alert_owner"),
+            models.Index(fields=["status", "opened_at"], name="health_alert_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.account_id} ({self.status})"
+
+    @property
+    def positive(self) -> bool:
+        return self.kind in POSITIVE_SIGNALS
+
+
+class AlertAction(models.TextChoices):
+    OPENED = "opened", "Opened"
+    SNOOZED = "snoozed", "Snoozed"
+    WOKE = "woke", "Snooze ended"
+    CLOSED = "closed", "Closed"
+    CLEARED = "cleared", "Closed: condition cleared"
+
+
+class AlertEvent(models.Model):
+    """What happened to an alert and who did it: the account timeline reads these."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=10, choices=AlertAction.choices)
+    note = models.CharField(max_length=500, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["account", "-at"], name="health_alert_event_account")]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} {self.action} {self.at:%Y-%m-%d %H:%M}"

@@ -12,9 +12,18 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from customers.ingest import BILLING_EVENT_TYPES
-from customers.models import Account, Contact, DailyUsage, Ticket, TicketStatus
-from health.models import CsmSentiment, HealthOverride, HealthSnapshot, MeasureKind
-from surveys.models import Response, SurveyKind
+from customers.models import Account, Contact, DailyUsage, Note, Ticket, TicketStatus
+from health.models import (
+    SEVERITY_ORDER,
+    Alert,
+    AlertEvent,
+    AlertStatus,
+    CsmSentiment,
+    HealthOverride,
+    HealthSnapshot,
+    MeasureKind,
+)
+from surveys.models import FollowUp, Response, SurveyKind
 
 WINDOW = dt.timedelta(days=30)
 CSAT_WINDOW = dt.timedelta(days=90)
@@ -61,6 +70,8 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
         "card_exp_month",
         "card_exp_year",
         "traits",
+        "renewal_date",
+        "owner_id",
     ):
         raw: dict[str, Any] = {
             MeasureKind.LIFECYCLE_STAGE: row["stage"] or None,
@@ -75,6 +86,10 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
                 "age_days": _days_between(day, timezone.localtime(row["created_at"]).date()),
                 "stage": row["stage"],
                 "churned": row["churned_at"] is not None and row["churned_at"] < end,
+                "renewal_date": row["renewal_date"],
+                "owner_id": row["owner_id"],
+                "usage_recent": 0,
+                "usage_prior": 0,
             },
         }
         if row["last_activity_at"] is not None:
@@ -84,7 +99,7 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
 
     # The latest NPS answer of each account: a window over the chunk's answers, not a
     # correlated subquery per account (ten times slower on PostgreSQL).
-    for account_id, score in (
+    for account_id, score, answered in (
         Response.objects.filter(
             account_id__in=ids,
             survey__kind=SurveyKind.NPS,
@@ -99,9 +114,10 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
             )
         )
         .filter(newest=1)
-        .values_list("account_id", "score")
+        .values_list("account_id", "score", "created_at")
     ):
         inputs[account_id][MeasureKind.NPS_LATEST] = score
+        inputs[account_id]["_account"]["nps"] = (score, answered.astimezone(dt.UTC).date())
 
     for account_id, active in (
         Contact.objects.filter(account_id__in=ids, last_seen_at__gte=since, last_seen_at__lt=end)
@@ -128,6 +144,7 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
         raw = inputs[account_id]
         raw[MeasureKind.USAGE_BREADTH] = breadth
         raw[MeasureKind.FAILED_PAYMENTS] = failed
+        raw["_account"]["usage_recent"], raw["_account"]["usage_prior"] = recent, prior
         if prior:
             raw[MeasureKind.USAGE_TREND] = round(100.0 * (recent - prior) / prior, 1)
     for raw in inputs.values():  # no product events in 30 days is data: nothing was used
@@ -234,3 +251,225 @@ def change_since(history: Sequence[HealthSnapshot], *, days: int) -> dict[str, A
         "since": then.day,
         "measures": moves,
     }
+
+
+# --- facts the risk signals read (health.risk) ------------------------------------------------
+
+URGENT_PRIORITIES = ("high", "urgent")
+
+
+def _day_of(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(dt.UTC).date()
+
+
+def signal_facts(
+    *,
+    inputs: dict[int, dict[str, Any]],
+    day: dt.date,
+    rules: Sequence[Any],
+    scores: dict[int, tuple[int | None, str]],
+) -> dict[int, dict[str, Any]]:
+    """Each account's facts for :func:`health.risk.findings`, built on the score's own inputs
+    (``inputs`` from :func:`health_inputs`) and ``scores`` (account → today's score, band),
+    with a few more set-based reads for the chunk: the last day of each watched event type,
+    the latest CSAT and CES answers, the oldest urgent open ticket and the last CSM touch."""
+    ids = list(inputs)
+    end = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
+    kinds = {rule.kind for rule in rules}
+    facts: dict[int, dict[str, Any]] = {}
+    for account_id, raw in inputs.items():
+        account = raw["_account"]
+        score, band = scores.get(account_id, (None, ""))
+        facts[account_id] = {
+            "age_days": account["age_days"],
+            "churned": account["churned"],
+            "has_owner": account["owner_id"] is not None,
+            "owner_id": account["owner_id"],
+            "renewal_date": account["renewal_date"],
+            "usage_recent": account["usage_recent"],
+            "usage_prior": account["usage_prior"],
+            "nps": account.get("nps"),
+            "card_expiry_days": raw.get(MeasureKind.CARD_EXPIRY_DAYS),
+            "seats_used": raw.get(MeasureKind.SEATS_USED),
+            "score": score,
+            "band": band,
+            "last_event_days": {},
+        }
+    if not ids or not rules:
+        return facts
+
+    # The last day of each watched event type, within the longest window a rule looks back.
+    types = {t for rule in rules for t in rule.event_types} | {"payment_succeeded"}
+    lookback = max(
+        max(rule.window_days for rule in rules),
+        max((int(rule.threshold) for rule in rules if rule.kind == "inactive"), default=0),
+    )
+    for account_id, kind, last in (
+        DailyUsage.objects.filter(
+            account_id__in=ids,
+            type__in=types,
+            day__gt=day - dt.timedelta(days=lookback + 1),
+            day__lte=day,
+        )
+        .values("account_id", "type")
+        .annotate(last=Max("day"))
+        .values_list("account_id", "type", "last")
+    ):
+        facts[account_id]["last_event_days"][kind] = last
+    inactive = next((rule for rule in rules if rule.kind == "inactive"), None)
+    if inactive is not None:
+        # Idle past the lookback: find how long, for the reason's numbers (a few accounts).
+        idle = [
+            pk
+            for pk, f in facts.items()
+            if not any(t in f["last_event_days"] for t in inactive.event_types)
+        ]
+        for account_id, kind, last in (
+            DailyUsage.objects.filter(
+                account_id__in=idle, type__in=inactive.event_types, day__lte=day
+            )
+            .values("account_id", "type")
+            .annotate(last=Max("day"))
+            .values_list("account_id", "type", "last")
+        ):
+            facts[account_id]["last_event_days"][kind] = last
+
+    answer_kinds = {"low_csat": SurveyKind.CSAT, "low_ces": SurveyKind.CES, "expansion": None}
+    if kinds & set(answer_kinds):
+        window = max(rule.window_days for rule in rules if rule.kind in answer_kinds)
+        for account_id, kind, score, answered in (
+            Response.objects.filter(
+                account_id__in=ids,
+                survey__kind__in=[SurveyKind.CSAT, SurveyKind.CES],
+                score__isnull=False,
+                created_at__gte=end - dt.timedelta(days=window + 1),
+                created_at__lt=end,
+            )
+            .annotate(
+                newest=Window(
+                    RowNumber(),
+                    partition_by=[F("account_id"), F("survey__kind")],
+                    order_by=[F("created_at").desc(), F("pk").desc()],
+                )
+            )
+            .filter(newest=1)
+            .values_list("account_id", "survey__kind", "score", "created_at")
+        ):
+            facts[account_id][kind] = (score, _day_of(answered))
+
+    if "stale_ticket" in kinds:
+        for ticket in (
+            Ticket.objects.filter(
+                account_id__in=ids,
+                status=TicketStatus.OPEN,
+                priority__in=URGENT_PRIORITIES,
+                opened_at__lt=end,
+            )
+            .annotate(
+                oldest=Window(
+                    RowNumber(),
+                    partition_by=[F("account_id")],
+                    order_by=[F("opened_at").asc(), F("pk").asc()],
+                )
+            )
+            .filter(oldest=1)
+            .values("account_id", "subject", "priority", "opened_at", "external_id")
+        ):
+            facts[ticket["account_id"]]["oldest_urgent_ticket"] = {
+                "subject": ticket["subject"],
+                "priority": ticket["priority"],
+                "opened": _day_of(ticket["opened_at"]),
+                "external_id": ticket["external_id"],
+            }
+
+    if "no_csm_touch" in kinds:
+        owned = [pk for pk, f in facts.items() if f["has_owner"]]
+        touches = [
+            Note.objects.filter(account_id__in=owned, author__isnull=False, created_at__lt=end)
+            .values("account_id")
+            .annotate(last=Max("created_at")),
+            FollowUp.objects.filter(account_id__in=owned, handled_at__lt=end)
+            .values("account_id")
+            .annotate(last=Max("handled_at")),
+            AlertEvent.objects.filter(account_id__in=owned, by__isnull=False, at__lt=end)
+            .values("account_id")
+            .annotate(last=Max("at")),
+        ]
+        for query in touches:
+            for account_id, last in query.values_list("account_id", "last"):
+                touched = _day_of(last)
+                known = facts[account_id].get("last_touch")
+                facts[account_id]["last_touch"] = max(touched, known) if known else touched
+    return facts
+
+
+# --- alerts for pages ----------------------------------------------------------------------
+
+
+def timeline_alerts(account: Account, *, limit: int) -> list:
+    """Every alert opened, snoozed, woken and closed, on the account timeline."""
+    from customers.timeline import TimelineItem
+
+    items = []
+    for event in (
+        AlertEvent.objects.filter(account=account)
+        .select_related("alert", "by")
+        .order_by("-at", "-pk")[:limit]
+    ):
+        alert = event.alert
+        label = alert.get_kind_display()
+        who = f" by {event.by}" if event.by_id else ""
+        title = {
+            "opened": f"Alert opened: {label}",
+            "snoozed": f"Alert snoozed{who}: {label}",
+            "woke": f"Alert open again after its snooze: {label}",
+            "closed": f"Alert closed{who}: {label}",
+            "cleared": f"Alert closed by itself, its condition cleared: {label}",
+        }.get(event.action, f"Alert {event.action}: {label}")
+        body = alert.reason if event.action == "opened" else event.note
+        items.append(
+            TimelineItem(
+                at=event.at,
+                kind=f"alert_{event.action}",
+                title=title,
+                body=body,
+                extra={"severity": alert.severity},
+            )
+        )
+    return items
+
+
+def account_alerts(*, account_id: int, closed: int = 5) -> dict[str, list[Alert]]:
+    """An account's open and snoozed alerts (worst first) and its last few closed ones."""
+    live = sorted(
+        Alert.objects.filter(account_id=account_id).live(),
+        key=lambda a: (a.kind == "expansion", SEVERITY_ORDER.get(a.severity, 9), -a.pk),
+    )
+    done = list(
+        Alert.objects.filter(account_id=account_id, status=AlertStatus.CLOSED).order_by(
+            "-closed_at", "-pk"
+        )[:closed]
+    )
+    return {"live": live, "closed": done}
+
+
+def alert_list(
+    *,
+    owner=None,
+    status: str = "live",
+    kind: str = "",
+    severity: str = "",
+):
+    """The alerts list page's rows: a queryset the view paginates, the account joined."""
+    rows = Alert.objects.select_related("account", "owner")
+    if status == "live":
+        rows = rows.live()
+    elif status:
+        rows = rows.filter(status=status)
+    if owner is not None:
+        rows = rows.filter(owner=owner)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if severity:
+        rows = rows.filter(severity=severity)
+    return rows.order_by("-opened_at", "-pk")

@@ -21,17 +21,22 @@ from django.utils import timezone
 from core import db
 from core.iterables import batched
 from customers.models import Account
-from health import scoring
+from health import risk, scoring
 from health.models import (
+    Alert,
+    AlertAction,
+    AlertEvent,
+    AlertStatus,
     CsmSentiment,
     HealthDirty,
     HealthOverride,
     HealthProfile,
     HealthSnapshot,
     Sentiment,
+    SignalRule,
     Source,
 )
-from health.selectors import health_inputs, overrides_in_force, snapshots_before
+from health.selectors import health_inputs, overrides_in_force, signal_facts, snapshots_before
 
 CHUNK_SIZE = 500
 SNAPSHOT_FIELDS = ["score", "band", "components", "profile", "source", "computed_at"]
@@ -89,9 +94,9 @@ def _profile_for(profiles: Sequence[_Profile], account: dict) -> _Profile | None
 
 
 def _chunk_snapshots(
-    account_ids: Sequence[int], *, day: dt.date, now: dt.datetime, profiles: Sequence[_Profile]
+    inputs: dict[int, dict], *, day: dt.date, now: dt.datetime, profiles: Sequence[_Profile]
 ) -> list[HealthSnapshot]:
-    inputs = health_inputs(account_ids=account_ids, day=day)
+    account_ids = list(inputs)
     overrides = overrides_in_force(account_ids=account_ids, at=now)
     churned = [pk for pk, raw in inputs.items() if raw["_account"]["churned"]]
     frozen_at = snapshots_before(account_ids=churned, day=day) if churned else {}
@@ -174,9 +179,17 @@ def health_recompute(
     else:
         ids = sorted(set(account_ids))
     profiles = _profiles()
+    # Alerts follow today's state only: a recompute of a past day leaves them alone.
+    rules = signal_rules() if day == timezone.localdate(now) else None
     written = 0
     for chunk in batched(ids, chunk_size):
-        snapshots = _chunk_snapshots(chunk, day=day, now=now, profiles=profiles)
+        inputs = health_inputs(account_ids=chunk, day=day)
+        snapshots = _chunk_snapshots(inputs, day=day, now=now, profiles=profiles)
+        found = None
+        if rules is not None:
+            scores = {s.account_id: (s.score, s.band) for s in snapshots}
+            facts = signal_facts(inputs=inputs, day=day, rules=rules, scores=scores)
+            found = {pk: risk.findings(rules, f, day=day) for pk, f in facts.items()}
         with transaction.atomic():
             HealthSnapshot.objects.bulk_create(
                 snapshots,
@@ -186,6 +199,9 @@ def health_recompute(
             )
             if day == timezone.localdate(now):
                 _accounts_mark(chunk, day=day)
+            if found is not None:
+                owners = {pk: raw["_account"]["owner_id"] for pk, raw in inputs.items()}
+                alerts_sync(found=found, owners=owners, now=now)
         written += len(snapshots)
         if progress is not None:
             progress(len(chunk))
@@ -259,3 +275,155 @@ def health_recompute_dirty(*, limit: int = DIRTY_BATCH) -> int:
         health_recompute(account_ids=ids)
         HealthDirty.objects.filter(account_id__in=ids, marked_at__lte=started).delete()
     return len(ids)
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+
+def signal_rules() -> list[risk.RuleSpec]:
+    """The enabled signal rules, as the pure checks take them (one query per recompute)."""
+    return [
+        risk.RuleSpec(
+            kind=rule.kind,
+            severity=rule.severity,
+            threshold=None if rule.threshold is None else float(rule.threshold),
+            window_days=rule.window_days,
+            event_types=tuple(str(t) for t in rule.event_types or ()),
+            bands=tuple(str(b) for b in rule.bands or ()),
+        )
+        for rule in SignalRule.objects.filter(enabled=True)
+    ]
+
+
+def _alert_events(
+    alerts: Iterable[Alert], action: str, *, at: dt.datetime, note: str = "", by=None
+):
+    AlertEvent.objects.bulk_create(
+        [
+            AlertEvent(
+                alert=alert, account_id=alert.account_id, action=action, note=note, by=by, at=at
+            )
+            for alert in alerts
+        ]
+    )
+
+
+def alerts_sync(
+    *,
+    found: dict[int, list[risk.Finding]],
+    owners: dict[int, int | None],
+    now: dt.datetime,
+) -> dict[str, int]:
+    """Bring the alerts of the accounts in ``found`` (every account of a chunk, with what
+    holds for it today) in line: open what is new, refresh the numbers of what still holds,
+    wake what a snooze no longer covers, close what cleared. Run inside the chunk's
+    transaction. The live alerts are locked first, so two recomputes of the same account
+    wait for each other; the partial unique index is the last word on duplicates."""
+    ids = list(found)
+    live = {
+        (alert.account_id, alert.kind): alert
+        for alert in Alert.objects.select_for_update()
+        .filter(account_id__in=ids)
+        .live()
+        .order_by("pk")
+    }
+    new, changed, woke, cleared = [], [], [], []
+    for account_id, findings in found.items():
+        owner_id = owners.get(account_id)
+        for finding in findings:
+            alert = live.pop((account_id, finding.kind), None)
+            if alert is None:
+                new.append(
+                    Alert(
+                        account_id=account_id,
+                        kind=finding.kind,
+                        severity=finding.severity,
+                        reason=finding.reason[:500],
+                        facts=finding.facts,
+                        owner_id=owner_id,
+                        opened_at=now,
+                    )
+                )
+                continue
+            fresh = (finding.severity, finding.reason[:500], finding.facts, owner_id)
+            if (alert.severity, alert.reason, alert.facts, alert.owner_id) != fresh:
+                alert.severity, alert.reason, alert.facts, alert.owner_id = fresh
+                changed.append(alert)
+            if alert.status == AlertStatus.SNOOZED and alert.snoozed_until <= now:
+                alert.status, alert.snoozed_until = AlertStatus.OPEN, None
+                woke.append(alert)
+    cleared = list(live.values())  # live alerts whose condition no longer holds
+    for alert in cleared:
+        alert.status, alert.snoozed_until, alert.closed_at = AlertStatus.CLOSED, None, now
+    updates = {alert.pk: alert for alert in [*changed, *woke, *cleared]}
+    if updates:
+        Alert.objects.bulk_update(
+            updates.values(),
+            ["severity", "reason", "facts", "owner", "status", "snoozed_until", "closed_at"],
+        )
+    if new:
+        Alert.objects.bulk_create(new, ignore_conflicts=True)
+        # What this run inserted (a concurrent run's rows carry another opened_at).
+        new = list(Alert.objects.filter(account_id__in=ids, opened_at=now, status="open"))
+    _alert_events(new, AlertAction.OPENED, at=now)
+    _alert_events(woke, AlertAction.WOKE, at=now)
+    _alert_events(cleared, AlertAction.CLEARED, at=now)
+    return {"opened": len(new), "woke": len(woke), "cleared": len(cleared)}
+
+
+MAX_SNOOZE = dt.timedelta(days=180)
+
+
+def _locked_live(alert_id: int) -> Alert:
+    alert = Alert.objects.select_for_update().filter(pk=alert_id).first()
+    if alert is None or alert.status == AlertStatus.CLOSED:
+        raise ValidationError("This alert is closed already.")
+    return alert
+
+
+@transaction.atomic
+def alert_snooze(*, alert_id: int, until: dt.datetime, user=None, note: str = "") -> Alert:
+    """Quiet an alert until ``until``: it stays (no duplicate opens meanwhile) and comes back
+    open then if its condition still holds; it closes by itself if it clears."""
+    now = timezone.now()
+    if until <= now:
+        raise ValidationError({"until": "Snooze until a time in the future."})
+    if until - now > MAX_SNOOZE:
+        raise ValidationError({"until": "Snooze for at most 180 days."})
+    alert = _locked_live(alert_id)
+    alert.status, alert.snoozed_until = AlertStatus.SNOOZED, until
+    alert.save(update_fields=["status", "snoozed_until"])
+    text = f"until {until:%Y-%m-%d %H:%M} UTC" + (f": {note.strip()}" if note.strip() else "")
+    _alert_events([alert], AlertAction.SNOOZED, at=now, note=text[:500], by=user)
+    return alert
+
+
+@transaction.atomic
+def alert_close(*, alert_id: int, user=None, note: str = "") -> Alert:
+    """A CSM's "handled". Should the condition still hold at the next recompute, a new alert
+    opens: snoozing is how to quiet a signal that is known and being worked on."""
+    now = timezone.now()
+    alert = _locked_live(alert_id)
+    alert.status, alert.snoozed_until, alert.closed_at = AlertStatus.CLOSED, None, now
+    alert.save(update_fields=["status", "snoozed_until", "closed_at"])
+    _alert_events([alert], AlertAction.CLOSED, at=now, note=note.strip()[:500], by=user)
+    return alert
+
+
+def alerts_wake(*, now: dt.datetime | None = None, limit: int = 5000) -> int:
+    """Snoozes that ended become open again (the timeline says so): set-based, in batches."""
+    now = now or timezone.now()
+    woken = 0
+    while True:
+        with transaction.atomic():
+            due = Alert.objects.filter(status=AlertStatus.SNOOZED, snoozed_until__lte=now)
+            if connection.features.has_select_for_update_skip_locked:
+                due = due.select_for_update(skip_locked=True)
+            alerts = list(due.order_by("pk")[:limit])
+            if not alerts:
+                return woken
+            Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(
+                status=AlertStatus.OPEN, snoozed_until=None
+            )
+            _alert_events(alerts, AlertAction.WOKE, at=now)
+            woken += len(alerts)

@@ -10,7 +10,7 @@ from django.db import OperationalError
 
 from core.iterables import batched
 from customers.models import Account
-from health.services import CHUNK_SIZE, health_recompute, health_recompute_dirty
+from health.services import CHUNK_SIZE, alerts_wake, health_recompute, health_recompute_dirty
 
 TRANSIENT_ERRORS = (OperationalError,)
 RETRY = {
@@ -56,3 +56,9 @@ def recompute_health_dirty() -> int:
     while done := health_recompute_dirty():
         total += done
     return total
+
+
+@shared_task(**RETRY)
+def wake_snoozed_alerts() -> int:
+    """Beat, every five minutes: alerts whose snooze ended are open again."""
+    return alerts_wake()

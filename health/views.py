@@ -1,5 +1,6 @@
-"""The account page's health section: score, band, trend, history and why it changed, and the
-two things a CSM changes there (an override, their sentiment)."""
+"""Health pages: the account page's health and alerts sections (score, band, trend, history,
+why it changed; an override and the CSM's sentiment; snoozing and closing alerts) and the
+alerts list."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import worker_required
@@ -19,10 +22,21 @@ from customers.models import Account
 from customers.sections import section_response
 from customers.selectors import account_get
 from health.charts import health_figure
-from health.forms import OverrideForm, SentimentForm
-from health.models import CsmSentiment, MeasureKind
-from health.selectors import change_since, health_history
-from health.services import csm_sentiment_set, health_override_create
+from health.forms import (
+    AlertCloseForm,
+    AlertFilterForm,
+    OverrideForm,
+    SentimentForm,
+    SnoozeForm,
+)
+from health.models import Alert, CsmSentiment, MeasureKind
+from health.selectors import account_alerts, alert_list, change_since, health_history
+from health.services import (
+    alert_close,
+    alert_snooze,
+    csm_sentiment_set,
+    health_override_create,
+)
 
 PANEL = "health/_panel.html"
 TREND_DAYS = (7, 30)
@@ -128,3 +142,115 @@ def account_sentiment(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         done="Sentiment saved.",
     )
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+SNOOZE_CHOICES = SnoozeForm.base_fields["days"].choices
+ALERTS_PER_PAGE = 50
+
+
+def _alert_context(request: HttpRequest) -> dict:
+    return {"can_work": request.user.can_work, "snooze_choices": SNOOZE_CHOICES}
+
+
+@require_GET
+def account_alerts_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    account = account_get(user=request.user, account_id=pk)
+    return section_response(
+        request,
+        account=account,
+        template="health/_account_alerts.html",
+        title="Alerts",
+        context={"alerts": account_alerts(account_id=account.pk)} | _alert_context(request),
+    )
+
+
+def _alert_answer(
+    request: HttpRequest, alert: Alert, *, error: str = "", done: str = ""
+) -> HttpResponse:
+    """The alert's row again (htmx swaps it in place, and the timeline reloads), or back to
+    the page the plain form was posted from."""
+    if request.htmx:
+        context = {
+            "alert": alert,
+            "error": error,
+            "done": done,
+            "next_url": request.POST.get("next", ""),
+        } | _alert_context(request)
+        context["show_account"] = request.POST.get("list") == "1"
+        response = render(request, "health/_alert.html", context, status=422 if error else 200)
+        response["HX-Trigger"] = "timeline-changed"
+        return response
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, done)
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("customers:account", pk=alert.account_id)
+
+
+def _visible_alert(request: HttpRequest, alert_id: int) -> Alert:
+    account_ids = Account.objects.visible_to(request.user).values("pk")
+    return get_object_or_404(
+        Alert.objects.select_related("account"), pk=alert_id, account_id__in=account_ids
+    )
+
+
+@require_POST
+@worker_required
+def alert_snooze_view(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _visible_alert(request, pk)
+    form = SnoozeForm(request.POST)
+    if not form.is_valid():
+        return _alert_answer(request, alert, error="Choose how long to snooze for.")
+    until = timezone.now() + dt.timedelta(days=form.cleaned_data["days"])
+    try:
+        alert = alert_snooze(
+            alert_id=alert.pk, until=until, user=request.user, note=form.cleaned_data["note"]
+        )
+    except ValidationError as error:
+        return _alert_answer(request, alert, error=" ".join(error.messages))
+    return _alert_answer(request, alert, done="Snoozed.")
+
+
+@require_POST
+@worker_required
+def alert_close_view(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _visible_alert(request, pk)
+    form = AlertCloseForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        alert = alert_close(alert_id=alert.pk, user=request.user, note=note)
+    except ValidationError as error:
+        return _alert_answer(request, alert, error=" ".join(error.messages))
+    return _alert_answer(request, alert, done="Closed.")
+
+
+@require_GET
+def alerts(request: HttpRequest) -> HttpResponse:
+    """Everyone's or one's own alerts, filtered by status, signal and severity in the URL."""
+    filters = AlertFilterForm(request.GET or None)
+    data = filters.cleaned_data if filters.is_valid() else {}
+    mine = data.get("owner", "me") != "all"
+    rows = alert_list(
+        owner=request.user if mine else None,
+        status=data.get("status") or "live",
+        kind=data.get("kind", ""),
+        severity=data.get("severity", ""),
+    )
+    page = Paginator(rows, ALERTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "filters": filters if request.GET else AlertFilterForm(initial={"owner": "me"}),
+        "page_obj": page,
+        "query": query.urlencode(),
+        "show_account": True,
+    } | _alert_context(request)
+    template = "health/alerts.html#list" if request.htmx else "health/alerts.html"
+    return render(request, template, context)
