@@ -64,6 +64,17 @@ app.conf.beat_schedule = {
         "schedule": 300,
         "options": {"expires": 290},
     },
+    # Playbooks whose triggers are found by looking: stage changes, churn, schedules.
+    "health-run-playbook-triggers": {
+        "task": "health.tasks.run_playbook_triggers",
+        "schedule": 600,
+        "options": {"expires": 590},
+    },
+    "health-send-playbook-emails": {
+        "task": "health.tasks.send_playbook_emails",
+        "schedule": 60,
+        "options": {"expires": 55},
+    },
     "surveys-send-due-invitations": {
         "task": "surveys.tasks.send_due_invitations",
         "schedule": 60,

@@ -18,6 +18,7 @@ urlpatterns = [
     path("surveys/", include("surveys.urls")),
     path("health/", include("health.urls")),
     path("s/", include("surveys.public_urls")),
+    path("unsubscribe/", include("health.public_urls")),
     path("metrics/", include("metrics.urls")),
     path("loyalty/", include("loyalty.urls")),
     path("admin/", admin.site.urls),

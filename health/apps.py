@@ -13,12 +13,13 @@ class HealthConfig(AppConfig):
         from customers.signals import accounts_touched
         from customers.timeline import register_source
         from health import receivers
-        from health.defaults import profiles_ensure, signal_rules_ensure
-        from health.selectors import timeline_alerts
+        from health.defaults import playbooks_ensure, profiles_ensure, signal_rules_ensure
+        from health.selectors import timeline_alerts, timeline_playbooks
         from surveys.signals import response_saved
 
         post_migrate.connect(profiles_ensure, sender=self, dispatch_uid="health-profiles")
         post_migrate.connect(signal_rules_ensure, sender=self, dispatch_uid="health-rules")
+        post_migrate.connect(playbooks_ensure, sender=self, dispatch_uid="health-playbooks")
         accounts_touched.connect(receivers.on_accounts_touched, dispatch_uid="health-touched")
         response_saved.connect(receivers.on_response_saved, dispatch_uid="health-answer")
 
@@ -29,3 +30,4 @@ class HealthConfig(AppConfig):
             AccountSection(key="alerts", title="Alerts", url_name="health:account_alerts", order=11)
         )
         register_source("health.alerts", timeline_alerts)
+        register_source("health.playbooks", timeline_playbooks)

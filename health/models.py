@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from customers.models import Account, LifecycleStage
+from customers.models import Account, Contact, LifecycleStage
 from health import scoring
 
 
@@ -500,3 +500,219 @@ class AlertEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert_id} {self.action} {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- playbooks, CSM tasks and playbook emails (docs/domain/playbooks.md) ---------------------
+
+
+class Trigger(models.TextChoices):
+    ALERT_OPENED = "alert_opened", "An alert opens"
+    ALERT_CLEARED = "alert_cleared", "An alert clears by itself"
+    SEGMENT_ENTRY = "segment_entry", "An account enters a segment"
+    STAGE_CHANGE = "stage_change", "The lifecycle stage changes to"
+    CHURNED = "churned", "The account churns"
+    SCHEDULE = "schedule", "On a schedule"
+
+
+class Playbook(models.Model):
+    """A trigger and the steps it starts for the account: CSM tasks and emails to its
+    contacts. A trigger that fires twice for the same cause starts the play once."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    alert_kind = models.CharField(
+        max_length=30, choices=SignalKind.choices, blank=True, help_text="Alert triggers."
+    )
+    min_alert_days = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Alert cleared: only if it had been open at least this many days "
+        "(a long pause, for welcome-back).",
+    )
+    stage = models.CharField(
+        max_length=20, choices=LifecycleStage.choices, blank=True, help_text="Stage changes."
+    )
+    segment_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Segment entries (the segment's id)."
+    )
+    every_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Schedule: every this many days, for every live account."
+    )
+    churned_within_days = models.PositiveSmallIntegerField(
+        default=30, help_text="Churn: accounts that churned this recently (a later sweep)."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        needs = {
+            Trigger.ALERT_OPENED: ("alert_kind", self.alert_kind),
+            Trigger.ALERT_CLEARED: ("alert_kind", self.alert_kind),
+            Trigger.STAGE_CHANGE: ("stage", self.stage),
+            Trigger.SEGMENT_ENTRY: ("segment_id", self.segment_id),
+            Trigger.SCHEDULE: ("every_days", self.every_days),
+        }.get(self.trigger)
+        if needs is not None and not needs[1]:
+            raise ValidationError({needs[0]: "This trigger needs it."})
+
+
+class StepKind(models.TextChoices):
+    TASK = "task", "CSM task"
+    EMAIL = "email", "Email to the account's contacts"
+
+
+class PlaybookStep(models.Model):
+    playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(max_length=10, choices=StepKind.choices)
+    days_after = models.PositiveSmallIntegerField(
+        default=0, help_text="Task: due this many days after the trigger. Email: sent then."
+    )
+    title = models.CharField(max_length=200, help_text="Task title (or the email's name).")
+    body = models.TextField(blank=True, help_text="Task: what to do.")
+    contact_roles = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Email: only contacts with these roles, e.g. ["admin"]; empty: every contact.',
+    )
+
+    class Meta:
+        ordering = ["playbook", "order", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.playbook} · {self.title}"
+
+
+class PlaybookEmailText(models.Model):
+    """An email step's subject and body in one language. Placeholders: {contact_name},
+    {account_name}, {csm_name}. The contact's language is used, else English."""
+
+    step = models.ForeignKey(PlaybookStep, on_delete=models.CASCADE, related_name="texts")
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["step", "language"], name="health_step_text_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step} [{self.language}]"
+
+
+class PlaybookRun(models.Model):
+    """A play started for an account by one cause (``cause``: e.g. ``alert:41``); unique, so a
+    trigger firing twice starts nothing more."""
+
+    playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="runs")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="playbook_runs")
+    cause = models.CharField(max_length=100)
+    started_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["playbook", "account", "cause"], name="health_run_once_per_cause"
+            )
+        ]
+        indexes = [models.Index(fields=["account", "-started_at"], name="health_run_account")]
+
+    def __str__(self) -> str:
+        return f"{self.playbook} for {self.account_id} ({self.cause})"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+
+
+class Task(models.Model):
+    """Work for a CSM on an account: from a playbook step, or written by hand."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tasks")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    due_on = models.DateField()
+    status = models.CharField(max_length=10, choices=TaskStatus.choices, default="open")
+    run = models.ForeignKey(
+        PlaybookRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    step = models.ForeignKey(
+        PlaybookStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_on", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "step"], name="health_task_once_per_step")
+        ]
+        indexes = [
+            models.Index(fields=["owner", "status", "due_on"], name="health_task_owner"),
+            models.Index(fields=["status", "due_on"], name="health_task_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class EmailStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to go"
+    SENT = "sent", "Sent"
+    SKIPPED = "skipped", "Not sent"
+
+
+class PlaybookEmail(models.Model):
+    """One playbook email to one contact: written when the play starts, sent by the outbox
+    job when due. Unique per (run, step, contact), so a replay sends nothing twice."""
+
+    run = models.ForeignKey(PlaybookRun, on_delete=models.CASCADE, related_name="emails")
+    step = models.ForeignKey(PlaybookStep, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    send_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=EmailStatus.choices, default="pending")
+    language = models.CharField(max_length=10, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "step", "contact"], name="health_email_once_per_contact"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "send_at"], name="health_email_due"),
+            models.Index(fields=["contact", "sent_at"], name="health_email_contact"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step} to {self.contact_id} ({self.status})"
+
+
+class EmailOptOut(models.Model):
+    """A contact who asked for no more customer-success emails (the unsubscribe link)."""
+
+    contact = models.OneToOneField(
+        Contact, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    opted_out_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} since {self.opted_out_at:%Y-%m-%d}"

@@ -19,9 +19,13 @@ from health.models import (
     AlertEvent,
     AlertStatus,
     CsmSentiment,
+    EmailStatus,
     HealthOverride,
     HealthSnapshot,
     MeasureKind,
+    PlaybookEmail,
+    PlaybookRun,
+    Task,
 )
 from surveys.models import FollowUp, Response, SurveyKind
 
@@ -473,3 +477,49 @@ def alert_list(
     if severity:
         rows = rows.filter(severity=severity)
     return rows.order_by("-opened_at", "-pk")
+
+
+def timeline_playbooks(account: Account, *, limit: int) -> list:
+    """Plays started, their tasks (created and done) and the emails they sent."""
+    from customers.timeline import TimelineItem
+
+    items = [
+        TimelineItem(at=run.started_at, kind="playbook", title=f"Playbook started: {run.playbook}")
+        for run in PlaybookRun.objects.filter(account=account)
+        .select_related("playbook")
+        .order_by("-started_at", "-pk")[:limit]
+    ]
+    for task in (
+        Task.objects.filter(account=account)
+        .select_related("done_by")
+        .order_by("-created_at", "-pk")[:limit]
+    ):
+        items.append(
+            TimelineItem(
+                at=task.created_at,
+                kind="task",
+                title=f"Task: {task.title}",
+                body=f"due {task.due_on:%Y-%m-%d}",
+            )
+        )
+        if task.done_at is not None:
+            who = f" by {task.done_by}" if task.done_by_id else ""
+            items.append(
+                TimelineItem(
+                    at=task.done_at, kind="task_done", title=f"Task done{who}: {task.title}"
+                )
+            )
+    for email in (
+        PlaybookEmail.objects.filter(account=account, status=EmailStatus.SENT)
+        .select_related("contact")
+        .order_by("-sent_at", "-pk")[:limit]
+    ):
+        items.append(
+            TimelineItem(
+                at=email.sent_at,
+                kind="playbook_email",
+                title=f"Email sent: {email.subject}",
+                body=f"to {email.contact.name or email.contact.email} ({email.language})",
+            )
+        )
+    return items

@@ -36,6 +36,7 @@ from health.models import (
     SignalRule,
     Source,
 )
+from health.playbooks import playbooks_on_alerts
 from health.selectors import health_inputs, overrides_in_force, signal_facts, snapshots_before
 
 CHUNK_SIZE = 500
@@ -368,6 +369,7 @@ def alerts_sync(
     _alert_events(new, AlertAction.OPENED, at=now)
     _alert_events(woke, AlertAction.WOKE, at=now)
     _alert_events(cleared, AlertAction.CLEARED, at=now)
+    playbooks_on_alerts(opened=new, cleared=cleared, now=now)
     return {"opened": len(new), "woke": len(woke), "cleared": len(cleared)}
 
 

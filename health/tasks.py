@@ -62,3 +62,20 @@ def recompute_health_dirty() -> int:
 def wake_snoozed_alerts() -> int:
     """Beat, every five minutes: alerts whose snooze ended are open again."""
     return alerts_wake()
+
+
+@shared_task(**RETRY)
+def run_playbook_triggers() -> int:
+    """Beat: start the plays whose triggers are found by looking (stage changes, churn,
+    schedules). Idempotent: a cause starts its play once however often this runs."""
+    from health.playbooks import playbooks_sweep
+
+    return playbooks_sweep()
+
+
+@shared_task(**RETRY)
+def send_playbook_emails() -> int:
+    """Beat, every minute: send the playbook emails that are due (the outbox)."""
+    from health.playbooks import playbook_emails_send_due
+
+    return playbook_emails_send_due()

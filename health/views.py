@@ -8,17 +8,21 @@ import datetime as dt
 from collections.abc import Callable
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import worker_required
-from customers.models import Account
+from customers.models import Account, Contact
 from customers.sections import section_response
 from customers.selectors import account_get
 from health.charts import health_figure
@@ -29,7 +33,8 @@ from health.forms import (
     SentimentForm,
     SnoozeForm,
 )
-from health.models import Alert, CsmSentiment, MeasureKind
+from health.models import Alert, CsmSentiment, EmailOptOut, MeasureKind
+from health.playbooks import contact_opt_out, unsubscribe_contact_id
 from health.selectors import account_alerts, alert_list, change_since, health_history
 from health.services import (
     alert_close,
@@ -254,3 +259,44 @@ def alerts(request: HttpRequest) -> HttpResponse:
     } | _alert_context(request)
     template = "health/alerts.html#list" if request.htmx else "health/alerts.html"
     return render(request, template, context)
+
+
+# --- the contact's unsubscribe page (public, behind the signed link in every email) ---------
+
+
+@login_not_required
+@never_cache
+def playbook_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks, the POST of the button unsubscribes: mail scanners follow links, and a GET
+    must never change anything."""
+    contact_id = unsubscribe_contact_id(token)
+    contact = Contact.objects.filter(pk=contact_id).first() if contact_id else None
+    language = (contact.locale if contact else "") or settings.LANGUAGE_CODE
+    done = contact is not None and EmailOptOut.objects.filter(contact=contact).exists()
+    if contact is not None and request.method == "POST":
+        contact_opt_out(contact_id=contact.pk)
+        done = True
+    with translation.override(language):
+        return render(
+            request,
+            "health/public/unsubscribe.html",
+            {
+                "known": contact is not None,
+                "done": done,
+                "language": language,
+                "email": contact.email if contact else "",
+            },
+            status=200 if contact is not None else 404,
+        )
+
+
+@csrf_exempt  # RFC 8058 one-click: the mail provider POSTs; the signed token is the secret.
+@login_not_required
+@never_cache
+@require_POST
+def playbook_unsubscribe_one_click(request: HttpRequest, token: str) -> HttpResponse:
+    contact_id = unsubscribe_contact_id(token)
+    if contact_id is None or not Contact.objects.filter(pk=contact_id).exists():
+        return HttpResponse("Unknown link.", status=404, content_type="text/plain; charset=utf-8")
+    contact_opt_out(contact_id=contact_id)
+    return HttpResponse("Unsubscribed.", content_type="text/plain; charset=utf-8")
