@@ -4,12 +4,18 @@ from health.models import (
     Alert,
     AlertEvent,
     CsmSentiment,
+    EmailOptOut,
     HealthOverride,
     HealthProfile,
     HealthSnapshot,
     Measure,
     MeasureGroup,
+    Playbook,
+    PlaybookEmail,
+    PlaybookEmailText,
+    PlaybookStep,
     SignalRule,
+    Task,
 )
 
 
@@ -126,3 +132,78 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class PlaybookStepInline(admin.StackedInline):
+    model = PlaybookStep
+    extra = 0
+    fields = ["order", "kind", "days_after", "title", "body", "contact_roles"]
+    show_change_link = True  # an email step's texts are edited on the step's own page
+
+
+@admin.register(Playbook)
+class PlaybookAdmin(admin.ModelAdmin):
+    list_display = ["name", "enabled", "trigger", "alert_kind", "stage", "every_days"]
+    list_editable = ["enabled"]
+    list_filter = ["enabled", "trigger"]
+    inlines = [PlaybookStepInline]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "enabled"]}),
+        (
+            "Trigger",
+            {
+                "fields": [
+                    "trigger",
+                    "alert_kind",
+                    "min_alert_days",
+                    "stage",
+                    "segment_id",
+                    "every_days",
+                    "churned_within_days",
+                ]
+            },
+        ),
+    ]
+
+
+class PlaybookEmailTextInline(admin.StackedInline):
+    model = PlaybookEmailText
+    extra = 0
+
+
+@admin.register(PlaybookStep)
+class PlaybookStepAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "kind", "days_after"]
+    list_filter = ["playbook", "kind"]
+    inlines = [PlaybookEmailTextInline]
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ["title", "account", "owner", "due_on", "status"]
+    list_filter = ["status"]
+    list_select_related = ["account", "owner"]
+    raw_id_fields = ["account", "run", "step"]
+    search_fields = ["title", "account__name"]
+
+
+@admin.register(PlaybookEmail)
+class PlaybookEmailAdmin(admin.ModelAdmin):
+    """The outbox, read-only: what went, what waits and why something did not go."""
+
+    list_display = ["step", "contact", "status", "send_at", "sent_at", "skip_reason"]
+    list_filter = ["status"]
+    list_select_related = ["step__playbook", "contact"]
+    readonly_fields = [f.name for f in PlaybookEmail._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(EmailOptOut)
+class EmailOptOutAdmin(admin.ModelAdmin):
+    list_display = ["contact", "opted_out_at"]
+    raw_id_fields = ["contact"]

@@ -12,4 +12,6 @@ urlpatterns = [
     path("alerts/", views.alerts, name="alerts"),
     path("alerts/<int:pk>/snooze/", views.alert_snooze_view, name="alert_snooze"),
     path("alerts/<int:pk>/close/", views.alert_close_view, name="alert_close"),
+    path("tasks/", views.tasks, name="tasks"),
+    path("tasks/<int:pk>/done/", views.task_done_view, name="task_done"),
 ]

@@ -33,9 +33,16 @@ from health.forms import (
     SentimentForm,
     SnoozeForm,
 )
-from health.models import Alert, CsmSentiment, EmailOptOut, MeasureKind
-from health.playbooks import contact_opt_out, unsubscribe_contact_id
-from health.selectors import account_alerts, alert_list, change_since, health_history
+from health.models import Alert, CsmSentiment, EmailOptOut, MeasureKind, Task
+from health.playbooks import contact_opt_out, task_complete, unsubscribe_contact_id
+from health.selectors import (
+    account_alerts,
+    alert_list,
+    change_since,
+    health_history,
+    work_item_dicts,
+    work_items,
+)
 from health.services import (
     alert_close,
     alert_snooze,
@@ -300,3 +307,73 @@ def playbook_unsubscribe_one_click(request: HttpRequest, token: str) -> HttpResp
         return HttpResponse("Unknown link.", status=404, content_type="text/plain; charset=utf-8")
     contact_opt_out(contact_id=contact_id)
     return HttpResponse("Unsubscribed.", content_type="text/plain; charset=utf-8")
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+TASKS_PER_PAGE = 50
+
+
+@require_GET
+def tasks(request: HttpRequest) -> HttpResponse:
+    """Playbook tasks and survey follow-ups in one list: mine (a CSM's default) or everyone's,
+    open or done, soonest first."""
+    owner = request.GET.get("owner") or ("me" if request.user.is_csm else "all")
+    status = "done" if request.GET.get("status") == "done" else "open"
+    mine = owner != "all"
+    rows = work_items(owner=request.user if mine else None, done=status == "done")
+    page = Paginator(rows, TASKS_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = work_item_dicts(page.object_list)
+    return render(
+        request,
+        "health/tasks.html",
+        {
+            "page_obj": page,
+            "mine": mine,
+            "owner": "me" if mine else "all",
+            "status": status,
+            "can_work": request.user.can_work,
+        },
+    )
+
+
+@require_POST
+@worker_required
+def task_done_view(request: HttpRequest, pk: int) -> HttpResponse:
+    visible = Account.objects.visible_to(request.user).values("pk")
+    task = get_object_or_404(Task.objects.select_related("account"), pk=pk, account_id__in=visible)
+    error = ""
+    try:
+        task_complete(task_id=task.pk, user=request.user)
+    except ValidationError as refused:
+        error = " ".join(refused.messages)
+    if request.htmx:
+        item = {
+            "source": "task",
+            "pk": task.pk,
+            "account_id": task.account_id,
+            "account_name": task.account.name,
+            "title": task.title,
+            "due": task.due_on,
+            "detail": "",
+            "done": True,
+            "overdue": False,
+        }
+        response = render(
+            request,
+            "health/_work_item.html",
+            {"item": item, "can_work": True, "error": error},
+            status=422 if error else 200,
+        )
+        response["HX-Trigger"] = "timeline-changed"
+        return response
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, "Task done.")
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("health:tasks")

@@ -449,13 +449,6 @@ def follow_ups_default_owner(*, user):
     return user if user.is_csm else None
 
 
-def follow_ups_open_for(*, user, limit: int = 5) -> tuple[list[FollowUp], int]:
-    """The home page's open follow-ups, as the follow-ups page shows them first (see
-    ``follow_ups_default_owner``): the oldest few and how many in all."""
-    qs = follow_ups_list(owner=follow_ups_default_owner(user=user), status=FollowUp.Status.OPEN)
-    return list(qs[:limit]), qs.count()
-
-
 # --- the account timeline ------------------------------------------------------------------
 
 EXCERPT_LENGTH = 240

@@ -1,5 +1,5 @@
-"""Template helpers for survey pages, and the home page's "your open follow-ups" panel
-(``{% load surveys_tags %}{% open_follow_ups user %}``), so the home view needs no change."""
+"""Template helpers for survey pages. (Open follow-ups reach the home page through the one
+task list of health.selectors.work_items.)"""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from decimal import Decimal
 from django import template
 
 from surveys import metrics
-from surveys.selectors import follow_ups_open_for
 
 register = template.Library()
 
-HOME_FOLLOW_UPS = 5
 _BADGES = {
     "promoter": "badge-ok",
     "satisfied": "badge-ok",
@@ -52,15 +50,6 @@ def _plain(value: Decimal) -> str:
     if value == value.to_integral_value():
         return str(int(value))
     return f"{value.normalize():f}"
-
-
-@register.inclusion_tag("surveys/_home_follow_ups.html")
-def open_follow_ups(user) -> dict:
-    """The user's oldest open follow-ups and how many there are: two bounded queries."""
-    if not getattr(user, "is_authenticated", False):
-        return {"items": [], "total": 0, "mine": True}
-    items, total = follow_ups_open_for(user=user, limit=HOME_FOLLOW_UPS)
-    return {"items": items, "total": total, "mine": user.is_csm}
 
 
 @register.filter

@@ -345,12 +345,13 @@ def test_follow_up_pages_escape_comments_and_notes(csm_client, csm_user, make_us
 
 def test_the_home_page_lists_my_open_follow_ups(csm_client, follow_up):
     text = csm_client.get("/").text
-    assert "Your open survey follow-ups (1)" in text
+    assert "Your tasks and follow-ups (1)" in text
     assert "Acme" in text and "Too slow" in text
+    assert "Survey follow-up" in text
 
 
 def test_the_home_page_says_when_nothing_waits(csm_client):
-    assert "Nothing to follow up" in csm_client.get("/").text
+    assert "Nothing due this week" in csm_client.get("/").text
 
 
 def test_an_admin_without_a_book_sees_the_teams_open_follow_ups_on_the_home_page(
@@ -359,9 +360,9 @@ def test_an_admin_without_a_book_sees_the_teams_open_follow_ups_on_the_home_page
     """As the follow-ups page shows admins everyone's first: the demo admin owns no account,
     and an empty "nothing to follow up" beside the team's open ones would mislead."""
     text = admin_client_.get("/").text
-    assert "Open survey follow-ups across the team (1)" in text
+    assert "The team's tasks and follow-ups (1)" in text
     assert "Acme" in text
-    assert "/surveys/follow-ups/?owner=all" in text
+    assert "/health/tasks/?owner=all" in text
 
 
 def test_the_home_page_panel_needs_the_same_queries_for_1_or_40_follow_ups(
@@ -375,8 +376,8 @@ def test_the_home_page_panel_needs_the_same_queries_for_1_or_40_follow_ups(
         services.follow_up_create_for_response(response_id=make_answer(survey, 1, acc=owned).pk)
     with django_assert_num_queries(len(one.captured_queries)):
         text = csm_client.get("/").text
-    assert "Your open survey follow-ups (40)" in text
-    assert "See all 40 follow-ups" in text
+    assert "Your tasks and follow-ups (40)" in text
+    assert "See all 40" in text
 
 
 # --- account timeline ----------------------------------------------------------------------------
