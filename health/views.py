@@ -1,5 +1,6 @@
-"""The account page's health section: score, band, trend, history and why it changed, and the
-two things a CSM changes there (an override, their sentiment)."""
+"""The account page's health section (score, band, trend, history and why it changed, and the
+two things a CSM changes there: an override, their sentiment) and the backtest page, which
+shows whether the score foresaw who churned."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,13 +19,15 @@ from accounts.decorators import worker_required
 from customers.models import Account
 from customers.sections import section_response
 from customers.selectors import account_get
-from health.charts import health_figure
-from health.forms import OverrideForm, SentimentForm
+from health.backtest import backtest
+from health.charts import backtest_figure, health_figure
+from health.forms import BacktestForm, OverrideForm, SentimentForm
 from health.models import CsmSentiment, MeasureKind
 from health.selectors import change_since, health_history
 from health.services import csm_sentiment_set, health_override_create
 
 PANEL = "health/_panel.html"
+BACKTEST = "health/backtest.html"
 TREND_DAYS = (7, 30)
 LABELS = dict(MeasureKind.choices)
 
@@ -128,3 +131,29 @@ def account_sentiment(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         done="Sentiment saved.",
     )
+
+
+@require_GET
+def backtest_page(request: HttpRequest) -> HttpResponse:
+    """The backtest for the days and period in the query string (defaults when absent): the
+    whole page, or only its results for htmx. A bad value answers 400 with its message."""
+    form = BacktestForm(request.GET, today=timezone.localdate())
+    context: dict = {"form": form}
+    status = 200
+    if form.is_valid():
+        data = form.cleaned_data
+        result = backtest(
+            days_before=data["days"], period_start=data["start"], period_end=data["end"]
+        )
+        context |= {
+            # The values used, defaults included, so the form shows what the figures are for.
+            "form": BacktestForm(initial=data, today=form.today),
+            "result": result,
+            "chart": backtest_figure(result.bands) if result.accounts else None,
+        }
+    else:
+        status = 400
+        context["errors"] = form.error_messages()
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = f"{BACKTEST}#results" if partial else BACKTEST
+    return render(request, template, context, status=status)
