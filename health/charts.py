@@ -1,4 +1,5 @@
-"""The health history chart, built server-side; ``customers/charts.js`` draws it from JSON."""
+"""The health charts (an account's history, the backtest's churn by band), built server-side;
+``customers/charts.js`` draws them from JSON."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from health.backtest import BandOutcome
 from health.models import HealthSnapshot
 
 BAND_COLOURS = {
@@ -44,6 +46,37 @@ def health_figure(
         plot_bgcolor="rgba(0,0,0,0)",
         font={"family": "system-ui, sans-serif", "size": 12},
         yaxis={"range": [0, 100], "title": {"text": "score"}},
+        showlegend=False,
+    )
+    return json.loads(fig.to_json())
+
+
+BAR_COLOURS = {"red": "#cf222e", "yellow": "#bf8700", "green": "#1a7f37"}
+
+
+def backtest_figure(bands: list[BandOutcome]) -> dict[str, Any]:
+    """Churn rate by the band accounts were in N days before: the steeper the fall from red
+    to green, the more the score foresaw."""
+    fig = go.Figure(
+        go.Bar(
+            x=[outcome.band for outcome in bands],
+            y=[100 * (outcome.churn_rate or 0) for outcome in bands],
+            marker={"color": [BAR_COLOURS.get(outcome.band, "#0b5cad") for outcome in bands]},
+            text=[f"{outcome.churned} of {outcome.accounts}" for outcome in bands],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:.1f} % churned (%{text})<extra></extra>",
+        )
+    )
+    top = max([100 * (outcome.churn_rate or 0) for outcome in bands] + [10])
+    fig.update_layout(
+        template="none",
+        margin={"l": 50, "r": 10, "t": 20, "b": 40},
+        height=280,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font={"family": "system-ui, sans-serif", "size": 12},
+        yaxis={"range": [0, min(100, top * 1.25)], "title": {"text": "churned (%)"}},
+        xaxis={"title": {"text": "band N days before"}},
         showlegend=False,
     )
     return json.loads(fig.to_json())

@@ -26,7 +26,16 @@ from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
 from customers.ingest import BILLING_EVENT_TYPES
-from customers.models import Account, Contact, DailyUsage, Note, Ticket, TicketStatus
+from customers.models import (
+    Account,
+    Contact,
+    DailyUsage,
+    Note,
+    StageChange,
+    Ticket,
+    TicketStatus,
+    UsageEvent,
+)
 from health.models import (
     SEVERITY_ORDER,
     Alert,
@@ -79,6 +88,7 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
     end = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
 
     inputs: dict[int, dict[str, Any]] = {}
+    active_since: list[int] = []  # accounts active after ``day``: their columns are too new
     for row in Account.objects.filter(pk__in=ids).values(
         "pk",
         "created_at",
@@ -112,8 +122,13 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
         }
         if row["last_activity_at"] is not None:
             last = row["last_activity_at"].astimezone(dt.UTC).date()
-            raw[MeasureKind.DAYS_SINCE_ACTIVITY] = max(0, _days_between(day, last))
+            if last <= day:
+                raw[MeasureKind.DAYS_SINCE_ACTIVITY] = _days_between(day, last)
+            else:  # active since: what was the latest activity by ``day``? (below)
+                active_since.append(row["pk"])
         inputs[row["pk"]] = raw
+
+    _as_of_day(inputs, active_since, day=day, end=end)
 
     # The latest NPS answer of each account: a window over the chunk's answers, not a
     # correlated subquery per account (ten times slower on PostgreSQL).
@@ -137,13 +152,35 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
         inputs[account_id][MeasureKind.NPS_LATEST] = score
         inputs[account_id]["_account"]["nps"] = (score, answered.astimezone(dt.UTC).date())
 
-    for account_id, active in (
-        Contact.objects.filter(account_id__in=ids, last_seen_at__gte=since, last_seen_at__lt=end)
+    # A contact last seen after ``day`` may have been active then too: their events say
+    # (none such on the nightly run, when nobody has been seen since, so no query).
+    seen_later: set[int] = set()
+    for account_id, active, later in (
+        Contact.objects.filter(account_id__in=ids, last_seen_at__gte=since)
         .values("account_id")
-        .annotate(n=Count("pk"))
-        .values_list("account_id", "n")
+        .annotate(
+            n=Count("pk", filter=Q(last_seen_at__lt=end)),
+            later=Count("pk", filter=Q(last_seen_at__gte=end)),
+        )
+        .values_list("account_id", "n", "later")
     ):
         inputs[account_id][MeasureKind.ACTIVE_CONTACTS] = active
+        if later:
+            seen_later.add(account_id)
+    if seen_later:
+        for account_id, active in (
+            UsageEvent.objects.filter(
+                account_id__in=seen_later,
+                contact__last_seen_at__gte=end,
+                occurred_at__gte=since,
+                occurred_at__lt=end,
+            )
+            .exclude(type__in=BILLING_EVENT_TYPES)
+            .values("account_id")
+            .annotate(n=Count("contact_id", distinct=True))
+            .values_list("account_id", "n")
+        ):
+            inputs[account_id][MeasureKind.ACTIVE_CONTACTS] += active
 
     product = ~Q(type__in=BILLING_EVENT_TYPES)
     in_recent = Q(day__gte=recent_from, day__lte=day)
@@ -182,8 +219,10 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
     ):
         inputs[account_id][MeasureKind.CSAT_AVERAGE] = round(float(average), 2)
 
+    # Open on ``day``: opened by then and not closed by then (closed since counts as open).
+    open_then = Q(closed_at__isnull=True) | Q(closed_at__gte=end)
     for account_id, count, oldest in (
-        Ticket.objects.filter(account_id__in=ids, status=TicketStatus.OPEN, opened_at__lt=end)
+        Ticket.objects.filter(open_then, account_id__in=ids, opened_at__lt=end)
         .values("account_id")
         .annotate(n=Count("pk"), oldest=Min("opened_at"))
         .values_list("account_id", "n", "oldest")
@@ -197,6 +236,45 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
     ):
         inputs[account_id][MeasureKind.CSM_SENTIMENT] = value
     return inputs
+
+
+def _as_of_day(
+    inputs: dict[int, dict[str, Any]],
+    active_since: Sequence[int],
+    *,
+    day: dt.date,
+    end: dt.datetime,
+) -> None:
+    """Put back what the account's columns say about now but not about a past ``day``: the
+    lifecycle stage then (the stage a later move started from) and, for accounts active
+    after ``day``, the latest activity by then (from the daily rollups). On the nightly run
+    nothing has happened since, so the first query finds no row and the second is not sent.
+    This is what makes a past day's score (a backtest's) honest: no input knows the future."""
+    for account_id, stage in (
+        StageChange.objects.filter(account_id__in=list(inputs), changed_at__gte=end)
+        .exclude(from_stage="")
+        .annotate(
+            first=Window(
+                RowNumber(),
+                partition_by=[F("account_id")],
+                order_by=[F("changed_at").asc(), F("pk").asc()],
+            )
+        )
+        .filter(first=1)
+        .values_list("account_id", "from_stage")
+    ):
+        inputs[account_id][MeasureKind.LIFECYCLE_STAGE] = stage
+        inputs[account_id]["_account"]["stage"] = stage
+    if not active_since:
+        return
+    for account_id, last in (
+        DailyUsage.objects.filter(account_id__in=list(active_since), day__lte=day)
+        .exclude(type__in=BILLING_EVENT_TYPES)
+        .values("account_id")
+        .annotate(last=Max("day"))
+        .values_list("account_id", "last")
+    ):
+        inputs[account_id][MeasureKind.DAYS_SINCE_ACTIVITY] = _days_between(day, last)
 
 
 def overrides_in_force(*, account_ids: Sequence[int], at: dt.datetime) -> dict[int, HealthOverride]:

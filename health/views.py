@@ -1,6 +1,6 @@
 """Health pages: the account page's health and alerts sections (score, band, trend, history,
-why it changed; an override and the CSM's sentiment; snoozing and closing alerts) and the
-alerts list."""
+why it changed; an override and the CSM's sentiment; snoozing and closing alerts), the alerts
+and task lists, and the backtest page, which shows whether the score foresaw who churned."""
 
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ from accounts.decorators import worker_required
 from customers.models import Account, Contact
 from customers.sections import section_response
 from customers.selectors import account_get
-from health.charts import health_figure
+from health.backtest import backtest
+from health.charts import backtest_figure, health_figure
 from health.forms import (
     AlertCloseForm,
     AlertFilterForm,
+    BacktestForm,
     OverrideForm,
     SentimentForm,
     SnoozeForm,
@@ -51,6 +53,7 @@ from health.services import (
 )
 
 PANEL = "health/_panel.html"
+BACKTEST = "health/backtest.html"
 TREND_DAYS = (7, 30)
 LABELS = dict(MeasureKind.choices)
 
@@ -377,3 +380,29 @@ def task_done_view(request: HttpRequest, pk: int) -> HttpResponse:
     ):
         return redirect(target)
     return redirect("health:tasks")
+
+
+@require_GET
+def backtest_page(request: HttpRequest) -> HttpResponse:
+    """The backtest for the days and period in the query string (defaults when absent): the
+    whole page, or only its results for htmx. A bad value answers 400 with its message."""
+    form = BacktestForm(request.GET, today=timezone.localdate())
+    context: dict = {"form": form}
+    status = 200
+    if form.is_valid():
+        data = form.cleaned_data
+        result = backtest(
+            days_before=data["days"], period_start=data["start"], period_end=data["end"]
+        )
+        context |= {
+            # The values used, defaults included, so the form shows what the figures are for.
+            "form": BacktestForm(initial=data, today=form.today),
+            "result": result,
+            "chart": backtest_figure(result.bands) if result.accounts else None,
+        }
+    else:
+        status = 400
+        context["errors"] = form.error_messages()
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = f"{BACKTEST}#results" if partial else BACKTEST
+    return render(request, template, context, status=status)

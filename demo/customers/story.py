@@ -96,6 +96,7 @@ class Span:
     start: int
     end: int
     fades: bool = False  # usage winds down towards ``end`` (they were about to leave)
+    fade_days: int = 60  # over how long before ``end`` it winds down
 
 
 @dataclass(slots=True)
@@ -119,6 +120,10 @@ class Story:
     billing: list[tuple[int, Decimal]] = field(default_factory=list)  # paid invoices
     failures: list[tuple[int, Decimal]] = field(default_factory=list)  # failed charges
     card_updates: list[int] = field(default_factory=list)
+    # Before a churn: when the account began to drift away (the decline its usage, people,
+    # payments and answers show), and when each contact (by index) stopped using the product.
+    drift_from: int | None = None
+    quits: dict[int, int] = field(default_factory=dict)
     cancel_visits: list[int] = field(default_factory=list)
     exports: list[int] = field(default_factory=list)
     renewal_date: dt.date | None = None
@@ -247,6 +252,7 @@ def _revenue(company: Company, story: Story, rng: random.Random) -> None:
     mrr = company.price(tier, qty, discount, story.currency, bespoke)
     story.revenue.append((RevenueKind.STARTED, first_paid, mrr, TIERS[tier][0]))
     periods: list[list] = [[first_paid, None]]  # paid periods: [start, end or None]
+    drifts: dict[int, int] = {}  # period index → how long its decline before the churn lasted
     anchor, month, months_out = first_paid, 0, 0
     while True:
         month += 1
@@ -267,6 +273,7 @@ def _revenue(company: Company, story: Story, rng: random.Random) -> None:
                     (RevenueKind.CANCELLED, cancel, Decimal("0.00"), TIERS[tier][0])
                 )
                 periods[-1][1] = cancel
+                drifts[len(periods) - 1] = _drift_days(rng) * DAY
                 months_out = 0
                 continue
             if roll < churn + 0.025:  # expansion: the next plan or another seat
@@ -307,8 +314,15 @@ def _revenue(company: Company, story: Story, rng: random.Random) -> None:
             story.billing.append((at, amount))
             month += 1
     story.spans.extend(
-        Span(start, end if end else clock.now, fades=bool(end)) for start, end in periods
+        Span(
+            start,
+            end if end else clock.now,
+            fades=bool(end),
+            fade_days=drifts.get(n, 0) // DAY or 60,
+        )
+        for n, (start, end) in enumerate(periods)
     )
+    _troubled_payments(company, story, periods, drifts, rng)
 
     if story.paying:
         # Declining or dormant takes a history: accounts paying < 90 days are still fresh.
@@ -325,6 +339,37 @@ def _revenue(company: Company, story: Story, rng: random.Random) -> None:
         story.traits["contract"] = "annual" if annual else "monthly"
     else:
         story.pattern = "churned"
+
+
+def _drift_days(rng: random.Random) -> int:
+    """How long a customer about to churn shows it. Most drift away over months (the
+    champion leaves, the team uses it less, the budget review looms); some leave suddenly (a
+    takeover, a cut from above) and give little warning. Decided by the story alone."""
+    return rng.randint(20, 45) if rng.random() < 0.15 else rng.randint(120, 270)
+
+
+def _troubled_payments(
+    company: Company, story: Story, periods: list[list], drifts: dict[int, int], rng: random.Random
+) -> None:
+    """While drifting towards a churn, some accounts' charges bounce (the card nobody
+    renewed, the invoice nobody chases) before going through on a retry days later."""
+    for n, (_, end) in enumerate(periods):
+        drift = drifts.get(n)
+        if end is None or drift is None or rng.random() >= 0.45:
+            continue
+        window = [k for k, (at, _) in enumerate(story.billing) if end - drift <= at < end - 3 * DAY]
+        for k in window:
+            if rng.random() >= 0.6:
+                continue
+            at, amount = story.billing[k]
+            retried = at + rng.randint(2, 6) * DAY
+            if retried >= company.clock.now:
+                continue
+            story.failures.append((at, amount))
+            story.billing[k] = (retried, amount)
+    for n, (_, end) in enumerate(periods):
+        if end is not None and n in drifts:
+            story.drift_from = end - drifts[n]  # the latest churn's drift, for the contacts
 
 
 def _usage_spans(company: Company, story: Story, rng: random.Random) -> None:
@@ -456,3 +501,10 @@ def _contacts(story: Story, rng: random.Random) -> None:
                 else (0.0 if rng.random() < 0.15 else rng.uniform(0.3, 2)),
             }
         )
+    if story.pattern == "churned" and story.drift_from is not None and story.spans:
+        # Drifting away, people stop logging in one by one; the champion stays to the end.
+        end = story.spans[-1].end
+        for j in range(1, len(story.contacts)):
+            if rng.random() < 0.8:
+                latest = story.drift_from + int(0.6 * (end - story.drift_from))
+                story.quits[j] = rng.randrange(story.drift_from, max(story.drift_from + 1, latest))

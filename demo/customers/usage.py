@@ -36,9 +36,11 @@ def _intensity(story: Story, span: Span, t: float, now: int) -> float:
         1.0 + 0.15 * ((t // (45 * DAY)) % 2)
     )
     if span.fades:
-        left = (span.end - t) / (60 * DAY)
+        left = (span.end - t) / (span.fade_days * DAY)
         if left < 1:
-            w *= 0.08 + 0.92 * max(left, 0.0) ** 1.5
+            # A long drift towards a churn wears usage down month after month, the steepest
+            # share early on (people stop one by one); a short fade drops nearer the end.
+            w *= 0.08 + 0.92 * max(left, 0.0) ** (1.5 if span.fade_days <= 60 else 2.5)
     elif story.pattern == "rising":
         grown = (t - (now - 60 * DAY)) / (60 * DAY)
         if grown > 0:
@@ -137,6 +139,11 @@ def usage_draw(company: Company, story: Story, tickets: list[dict], rng: random.
         secs = rng.choices(SECONDS_OF_DAY, k=user_events)
         kinds = rng.choices(USER_KIND_IDS, cum_weights=USER_KIND_CUM, k=user_events)
         who = rng.choices(range(len(story.contacts)), cum_weights=people, k=user_events)
+        if story.quits:  # what a contact would have done after quitting, the champion does
+            for n, (day, person) in enumerate(zip(days, who, strict=True)):
+                quit_at = story.quits.get(person)
+                if quit_at is not None and day * DAY >= quit_at:
+                    who[n] = 0
     for at, k, contact in specials:
         days.append(at // DAY)
         secs.append(at % DAY)

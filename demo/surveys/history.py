@@ -77,6 +77,7 @@ from surveys.services import follow_up_reason, survey_texts_fill_defaults, tags_
 ACCOUNT_CHUNK = 500
 HISTORY_DAYS = 365
 EXPIRY_DAYS = 60
+CHURN_MOOD_DAYS = 180  # how long before a churn the answers sour
 
 
 # Usage a person did (docs/domain/customers.md reserved types); billing and ticket events are not.
@@ -186,9 +187,10 @@ class _Account:
                 if failed:
                     mood -= 0.12 * min(failed, 3)
         if self.churned_at is not None:
+            # Most churners drift away over months before they go (demo.customers.story).
             days_left = (self.churned_at - at).days
-            if days_left < 150:
-                mood -= 0.5 * (1 - max(days_left, 0) / 150)
+            if days_left < CHURN_MOOD_DAYS:
+                mood -= 0.5 * (1 - max(days_left, 0) / CHURN_MOOD_DAYS)
         if self.open_tickets and (now - at).days < 60:  # open now: weighs on recent answers
             mood -= 0.05 * min(self.open_tickets, 5)
         return max(0.0, min(1.0, mood + rng.gauss(0, 0.1)))

@@ -68,3 +68,41 @@ def test_a_csm_overrides_an_accounts_score_from_its_page(page, login, csm_user):
 
     expect(section.locator(".badge.health-red")).to_have_text("20 red")
     expect(section.locator("[data-override]")).to_contain_text("Their champion left last week")
+
+
+def test_a_csm_runs_the_backtest_and_changes_how_far_ahead_it_looks(page, login, csm_user):
+    today = timezone.localdate()
+    churn = today - dt.timedelta(days=40)
+    leaving = make_account(name="Leaving Co", created_at=timezone.now() - dt.timedelta(days=500))
+    staying = make_account(name="Staying Co", created_at=timezone.now() - dt.timedelta(days=500))
+    Account.objects.filter(pk=leaving.pk).update(
+        first_paid_at=timezone.now() - dt.timedelta(days=400),
+        churned_at=timezone.now() - dt.timedelta(days=40),
+    )
+    Account.objects.filter(pk=staying.pk).update(
+        first_paid_at=timezone.now() - dt.timedelta(days=400)
+    )
+    for days, leaving_score, staying_score in ((90, 35, 85), (30, 80, 40)):
+        for account, score in ((leaving, leaving_score), (staying, staying_score)):
+            day = (churn if account == leaving else today) - dt.timedelta(days=days)
+            HealthSnapshot.objects.create(
+                account=account, day=day, score=score, band="red" if score <= 50 else "green"
+            )
+
+    login(csm_user)
+    page.goto("/metrics/")
+    page.get_by_role("link", name="Health score backtest").click()
+    results = page.locator("#backtest-results")
+    expect(results.locator("[data-auc]")).to_contain_text("ROC AUC 1.00")
+    expect(results.locator("tr[data-band='red']")).to_contain_text("100 %")
+    expect(results.locator(".js-plotly-plot .main-svg").first).to_be_visible()
+
+    page.get_by_label("Days before the outcome").fill("30")
+    page.get_by_role("button", name="Run the backtest").click()
+    page.wait_for_url("**days=30**")
+    expect(results.locator("[data-auc]")).to_contain_text("ROC AUC 0.00")
+    expect(page.locator("#backtest-results .js-plotly-plot .main-svg").first).to_be_visible()
+
+    page.get_by_label("Period to").fill(f"{today - dt.timedelta(days=400):%Y-%m-%d}")
+    page.get_by_role("button", name="Run the backtest").click()
+    expect(page.get_by_role("alert")).to_contain_text("must start on or before its last day")
