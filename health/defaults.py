@@ -151,8 +151,9 @@ SIGNAL_RULES = [
     ("low_ces", "medium", 3, 90, [], []),
     ("card_expiring", "low", 30, 30, [], []),
     ("failed_payment", "high", None, 30, ["payment_failed"], []),
-    ("data_export", "medium", None, 7, ["data_export"], []),
-    ("cancel_page", "high", None, 7, ["cancel_page_visit"], []),
+    # Our own event names, and the ones Segment's naming guide would give the same actions.
+    ("data_export", "medium", None, 7, ["data_export", "Data Exported"], []),
+    ("cancel_page", "high", None, 7, ["cancel_page_visit", "Cancel Page Viewed"], []),
     ("renewal_at_risk", "high", 90, 30, [], ["red", "yellow"]),
     ("stale_ticket", "medium", 14, 30, [], []),
     ("no_csm_touch", "low", 45, 30, [], []),

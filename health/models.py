@@ -346,7 +346,8 @@ RULE_HELP: dict[str, str] = {
     SignalKind.STALE_TICKET: "Threshold: days a high or urgent ticket has been open.",
     SignalKind.NO_CSM_TOUCH: "Threshold: days since a CSM's note, follow-up or alert action.",
     SignalKind.EXPANSION: "Threshold: % rise of usage; the account must also be green and "
-    "near its seats (≥ 90 % used), a promoter or CSAT ≥ 4. Window: days an answer counts.",
+    "near its seats or plan limit (≥ 90 % used; traits seats_used/seats, "
+    "plan_usage/plan_limit), a promoter or CSAT ≥ 4. Window: days an answer counts.",
 }
 EVENT_SIGNALS = frozenset(
     {

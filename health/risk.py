@@ -29,7 +29,7 @@ NO_CSM_TOUCH = "no_csm_touch"
 EXPANSION = "expansion"
 
 PAYMENT_SUCCEEDED = "payment_succeeded"
-SEATS_NEAR_FULL = 90.0  # % of seats used that counts as "near the seat count"
+SEATS_NEAR_FULL = 90.0  # % of seats (or of the plan's limit) used that counts as "near"
 PROMOTER_FROM = 9
 HAPPY_CSAT = 4.0
 
@@ -251,6 +251,9 @@ def _expansion(rule: RuleSpec, facts: dict, day: dt.date) -> Finding | None:
     seats = facts.get("seats_used")
     if seats is not None and seats >= SEATS_NEAR_FULL:
         why.append(f"{seats:g} % of seats used")
+    plan = facts.get("plan_used")
+    if plan is not None and plan >= SEATS_NEAR_FULL:
+        why.append(f"{plan:g} % of the plan's limit used")
     nps = _answer(facts, "nps", rule, day)
     if nps is not None and nps[0] >= PROMOTER_FROM:
         why.append(f"promoter answer {nps[0]:g}")

@@ -68,11 +68,12 @@ def _card_expiry_days(month: int | None, year: int | None, day: dt.date) -> int 
     return _days_between(first_of_next - dt.timedelta(days=1), day)
 
 
-def _seats_used(traits: Any) -> float | None:
-    """Seats in use as a share of seats bought, when the account's traits say both."""
+def _seats_used(traits: Any, used_key: str = "seats_used", of_key: str = "seats") -> float | None:
+    """Seats in use as a share of seats bought, when the account's traits say both (and the
+    same for any used/limit pair of traits, e.g. the plan's usage against its limit)."""
     if not isinstance(traits, dict):
         return None
-    used, seats = traits.get("seats_used"), traits.get("seats")
+    used, seats = traits.get(used_key), traits.get(of_key)
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (used, seats)):
         return None
     return None if seats <= 0 else round(100.0 * used / seats, 1)
@@ -116,6 +117,7 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
                 "churned": row["churned_at"] is not None and row["churned_at"] < end,
                 "renewal_date": row["renewal_date"],
                 "owner_id": row["owner_id"],
+                "plan_used": _seats_used(row["traits"], "plan_usage", "plan_limit"),
                 "usage_recent": 0,
                 "usage_prior": 0,
             },
@@ -387,6 +389,7 @@ def signal_facts(
             "nps": account.get("nps"),
             "card_expiry_days": raw.get(MeasureKind.CARD_EXPIRY_DAYS),
             "seats_used": raw.get(MeasureKind.SEATS_USED),
+            "plan_used": account["plan_used"],
             "score": score,
             "band": band,
             "last_event_days": {},

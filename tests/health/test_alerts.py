@@ -198,6 +198,31 @@ def test_a_data_export_sent_through_the_ingest_api_raises_an_alert(
     assert kinds == {"data_export", "cancel_page"}
 
 
+def test_a_segment_track_of_a_cancel_page_view_raises_an_alert(
+    client: Client, django_capture_on_commit_callbacks
+):
+    from tests.customers.api_client import basic
+
+    only_rules("cancel_page")
+    account = old_account(external_id="globex")
+    message = {
+        "type": "track",
+        "event": "Cancel Page Viewed",
+        "messageId": "m-1",
+        "context": {"groupId": "globex"},
+        "timestamp": timezone.now().replace(microsecond=0).isoformat(),
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, "/v1/track", message, headers=basic(make_key("segment")))
+    assert response.status_code == 200
+
+    health_recompute_dirty()
+
+    alert = Alert.objects.get(account=account)
+    assert alert.kind == "cancel_page"
+    assert alert.reason == f"Cancel page visited: Cancel Page Viewed on {today().isoformat()}."
+
+
 def test_a_stale_high_priority_ticket_alert_names_the_ticket():
     only_rules("stale_ticket")
     account = old_account()

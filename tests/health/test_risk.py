@@ -174,6 +174,9 @@ def test_expansion_needs_green_growing_usage_and_a_reason_to_buy_more():
     found = one(EXPANSION, **growing, seats_used=95.0, nps=(10, days_ago(5)))
     assert found.reason == "Green at 88, usage up 20 %, 95 % of seats used, promoter answer 10."
     assert one(EXPANSION, **growing | {"band": "yellow"}, seats_used=95.0) is None
+    near_limit = one(EXPANSION, **growing, plan_used=92.5)
+    assert near_limit.reason == "Green at 88, usage up 20 %, 92.5 % of the plan's limit used."
+    assert one(EXPANSION, **growing, plan_used=89.9) is None
     assert one(EXPANSION, **growing | {"usage_recent": 1199}, csat=(5, days_ago(1))) is None
 
 
