@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from health.dashboard import PERIODS as DASHBOARD_PERIODS
 from health.models import Sentiment
 
 OVERRIDE_DAYS = (7, 14, 30, 90)
@@ -72,3 +73,20 @@ class AlertFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [("", "Any signal"), *SignalKind.choices]
         self.fields["severity"].choices = [("", "Any severity"), *Severity.choices]
+
+
+class DashboardPeriodForm(forms.Form):
+    """The health dashboard's period, from ``?days=``; absent means the default."""
+
+    days = forms.TypedChoiceField(
+        label="Period",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        choices=[(str(d), f"{d} days") for d in DASHBOARD_PERIODS],
+        error_messages={
+            "invalid_choice": "Choose a period of "
+            + ", ".join(str(d) for d in DASHBOARD_PERIODS[:-1])
+            + f" or {DASHBOARD_PERIODS[-1]} days."
+        },
+    )
