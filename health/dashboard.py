@@ -191,8 +191,9 @@ def _revenue_in_force_sql(*, now: dt.datetime) -> tuple[str, tuple]:
     return changes.query.sql_with_params()
 
 
-# The ranges ending before the period or
-# starting after it are dropped before the join, so a long revenue history costs nothing.
+# Ranges that end before the period or start after it are dropped before the join, so a
+# long revenue history adds little to it. The window is computed over every change first:
+# an account's first payment may lie long before the period.
 _HISTORY_SQL = """
 WITH changes AS ({in_force}),
 in_force AS (
