@@ -1,5 +1,5 @@
-"""The health charts (an account's history, the backtest's churn by band), built server-side;
-``customers/charts.js`` draws them from JSON."""
+"""The health charts (an account's history, the backtest's churn by band, the dashboard's
+bands over time), built server-side; ``customers/charts.js`` draws them from JSON."""
 
 from __future__ import annotations
 
@@ -78,5 +78,45 @@ def backtest_figure(bands: list[BandOutcome]) -> dict[str, Any]:
         yaxis={"range": [0, min(100, top * 1.25)], "title": {"text": "churned (%)"}},
         xaxis={"title": {"text": "band N days before"}},
         showlegend=False,
+    )
+    return json.loads(fig.to_json())
+
+
+# --- the health dashboard ------------------------------------------------------------------
+
+BAND_LINES = {"red": "#cf222e", "yellow": "#bf8700", "green": "#1a7f37"}
+BAND_LABELS = {"red": "Red", "yellow": "Yellow", "green": "Green"}
+
+
+def band_stack_figure(
+    days: list, series: dict[str, list], *, unit: str, hover: str
+) -> dict[str, Any]:
+    """A stacked area per band (red at the bottom, where the eye starts), one point a day.
+    ``series`` maps a band to one value per day; Decimals are drawn as floats, the exact
+    figures are in the page's table."""
+    fig = go.Figure()
+    for band, values in series.items():
+        fig.add_trace(
+            go.Scatter(
+                x=[day.isoformat() for day in days],
+                y=[float(v) for v in values],
+                name=BAND_LABELS.get(band, band),
+                mode="lines",
+                stackgroup="bands",
+                line={"color": BAND_LINES.get(band, "#57606a"), "width": 1},
+                hovertemplate=f"%{{x|%Y-%m-%d}}<br>{BAND_LABELS.get(band, band)}: {hover}"
+                "<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        template="none",
+        margin={"l": 60, "r": 10, "t": 10, "b": 40},
+        height=280,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font={"family": "system-ui, sans-serif", "size": 12},
+        yaxis={"title": {"text": unit}, "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.2},
+        hovermode="x unified",
     )
     return json.loads(fig.to_json())

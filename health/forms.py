@@ -1,5 +1,5 @@
-"""The forms a CSM changes an account's health with (an override, their own sentiment), and
-the backtest's query string."""
+"""The health pages' forms: an override and the CSM's sentiment, snoozing and closing an
+alert, and the query strings of the alerts list, the dashboard and the backtest."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django import forms
 
 from customers.forms import WholeNumberField
 from health.backtest import DEFAULT_DAYS_BEFORE
+from health.dashboard import PERIODS as DASHBOARD_PERIODS
 from health.models import Sentiment
 
 OVERRIDE_DAYS = (7, 14, 30, 90)
@@ -139,3 +140,20 @@ def _year_before(end: dt.date) -> dt.date:
     except ValueError:
         start = end.replace(year=end.year - 1, day=28)
     return start + dt.timedelta(days=1)
+
+
+class DashboardPeriodForm(forms.Form):
+    """The health dashboard's period, from ``?days=``; absent means the default."""
+
+    days = forms.TypedChoiceField(
+        label="Period",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        choices=[(str(d), f"{d} days") for d in DASHBOARD_PERIODS],
+        error_messages={
+            "invalid_choice": "Choose a period of "
+            + ", ".join(str(d) for d in DASHBOARD_PERIODS[:-1])
+            + f" or {DASHBOARD_PERIODS[-1]} days."
+        },
+    )

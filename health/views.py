@@ -1,6 +1,7 @@
 """Health pages: the account page's health and alerts sections (score, band, trend, history,
 why it changed; an override and the CSM's sentiment; snoozing and closing alerts), the alerts
-and task lists, and the backtest page, which shows whether the score foresaw who churned."""
+and task lists, the health dashboard, and the backtest page, which shows whether the score
+foresaw who churned."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -26,11 +28,21 @@ from customers.models import Account, Contact
 from customers.sections import section_response
 from customers.selectors import account_get
 from health.backtest import backtest
-from health.charts import backtest_figure, health_figure
+from health.charts import backtest_figure, band_stack_figure, health_figure
+from health.dashboard import (
+    DEFAULT_PERIOD,
+    NOT_SCORED,
+    Today,
+    band_history,
+    dashboard_today,
+    fell_this_week,
+)
+from health.dashboard import PERIODS as DASHBOARD_PERIODS
 from health.forms import (
     AlertCloseForm,
     AlertFilterForm,
     BacktestForm,
+    DashboardPeriodForm,
     OverrideForm,
     SentimentForm,
     SnoozeForm,
@@ -406,3 +418,72 @@ def backtest_page(request: HttpRequest) -> HttpResponse:
     partial = request.htmx and not request.htmx.history_restore_request
     template = f"{BACKTEST}#results" if partial else BACKTEST
     return render(request, template, context, status=status)
+
+
+# --- the health dashboard ---------------------------------------------------------------------
+
+
+def _portfolio_link(**params: str) -> str:
+    """The portfolio filtered to what a figure counts: everyone's book (a CSM's portfolio
+    opens on their own), so the list matches the figure."""
+    return f"{reverse('customers:portfolio')}?{urlencode({'owner': 'all', **params})}"
+
+
+def _band_rows(today: Today) -> list[dict]:
+    rows = []
+    for figure in today.bands:
+        rows.append(
+            {
+                "figure": figure,
+                "label": "Not scored yet" if figure.band == NOT_SCORED else figure.band.title(),
+                "accounts_url": _portfolio_link(health=figure.band),
+                # Paying accounts of the band, largest first: exactly the MRR the row sums.
+                "mrr_url": _portfolio_link(health=figure.band, mrr_min="0.01", sort="-mrr"),
+            }
+        )
+    return rows
+
+
+def _history_context(days: int, *, user) -> dict:
+    history = band_history(user=user, days=days)
+    return {
+        "history": history,
+        "accounts_chart": band_stack_figure(
+            history.days, history.accounts, unit="accounts", hover="%{y:,.0f} accounts"
+        ),
+        "mrr_chart": band_stack_figure(
+            history.days,
+            history.mrr,
+            unit=f"MRR ({history.currency})",
+            hover=f"%{{y:,.2f}} {history.currency}",
+        ),
+    }
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Accounts and MRR per band today and over a period (``?days=``), at-risk MRR and the
+    accounts whose band fell this week. htmx asks only for the period's charts."""
+    period = DashboardPeriodForm(request.GET)
+    status = 200
+    context: dict = {"periods": DASHBOARD_PERIODS, "days": DEFAULT_PERIOD}
+    if period.is_valid():
+        context["days"] = period.cleaned_data["days"] or DEFAULT_PERIOD
+        context |= _history_context(context["days"], user=request.user)
+    else:
+        status = 400
+        context["errors"] = period.errors["days"]
+    partial = request.htmx and not request.htmx.history_restore_request
+    if partial:
+        return render(request, "health/dashboard.html#history", context, status=status)
+    today = dashboard_today(user=request.user)
+    fell_count, fell = fell_this_week(user=request.user)
+    context |= {
+        "today": today,
+        "bands": _band_rows(today),
+        "at_risk_url": _portfolio_link(health="red", mrr_min="0.01", sort="-mrr"),
+        "watch_url": _portfolio_link(health="yellow", mrr_min="0.01", sort="-mrr"),
+        "fell_count": fell_count,
+        "fell": fell,
+    }
+    return render(request, "health/dashboard.html", context, status=status)

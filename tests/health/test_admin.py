@@ -144,7 +144,7 @@ def test_a_signal_rule_without_its_threshold_or_event_types_is_refused_with_a_me
     assert "This signal needs one." in no_threshold.text
     rule.refresh_from_db()
     inactive.refresh_from_db()
-    assert rule.event_types == ["data_export"] and inactive.threshold == 30
+    assert rule.event_types == ["data_export", "Data Exported"] and inactive.threshold == 30
 
 
 def test_a_playbook_whose_trigger_lacks_its_setting_is_refused_with_a_message(admin_client_):
