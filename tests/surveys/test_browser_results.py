@@ -66,8 +66,8 @@ def test_a_csm_filters_to_detractors_and_marks_a_follow_up_handled(
     # Close the loop from the home page.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Home").click()
     panel = page.locator("[data-home-follow-ups]")
-    expect(panel).to_contain_text("Your open survey follow-ups (1)")
-    panel.get_by_role("link", name="Open follow-ups").click()
+    expect(panel).to_contain_text("Your tasks and follow-ups (1)")
+    panel.get_by_role("link", name="Handle on the follow-ups page").click()
     page.wait_for_url("**/surveys/follow-ups/**")
 
     row = page.locator("tr[data-follow-up]")
