@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import NotSupportedError
-from django.db.models import CharField, F, Func, Q
+from django.db.models import CharField, F, Func, JSONField, Q, Value
 from django.db.models.fields.json import KeyTransform
 from django.db.models.lookups import In
 from django.utils import timezone
@@ -267,8 +267,11 @@ def _trait_compiler(key: str) -> Compiler:
         return Q(In(JSONKeyType("traits", key), list(kinds)))
 
     def lookup(name: str, value: Any) -> Q:
+        # A lookup built outside a queryset does not encode its value as JSON by itself, so
+        # the value says it is JSON (the text lookups compare plain text).
         transform = KeyTransform(key, "traits")
-        return Q(transform.get_lookup(name)(transform, value))
+        rhs = value if name == "icontains" else Value(value, output_field=JSONField())
+        return Q(transform.get_lookup(name)(transform, rhs))
 
     def equals(value: Any) -> Q:
         return kind_is(_json_kind(value)) & lookup("exact", value)
