@@ -263,8 +263,9 @@ class RuleRow:
 
     @property
     def spec(self) -> SegmentField:
-        spec = field_get(f"{TRAIT_PREFIX}{self.key or 'key'}" if self.is_trait else self.field)
-        return spec or segment_fields()[0]
+        if self.is_trait:  # a key not typed yet, or mistyped, still gets a trait's operators
+            return field_get(f"{TRAIT_PREFIX}{self.key.strip()}") or field_get(f"{TRAIT_PREFIX}key")
+        return field_get(self.field) or segment_fields()[0]
 
     @property
     def is_trait(self) -> bool:

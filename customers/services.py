@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, NullIf
 from django.db.models.lookups import Exact
@@ -386,7 +386,11 @@ def segment_save(
     segment.rules = rules_clean(rules, user=actor)
     segment.match = match_clean(match)
     segment.full_clean()
-    segment.save()
+    try:
+        with transaction.atomic():
+            segment.save()
+    except IntegrityError as error:  # the same name saved by someone else meanwhile
+        raise ValidationError({"name": "A segment with this name already exists."}) from error
     return segment
 
 

@@ -16,6 +16,13 @@ from tests.customers.factories import make_account
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def settled(page) -> None:
+    """Wait until htmx has finished a swap: new content gets its listeners only after the settle
+    delay, so a change made in that window would go unheard (a person is never that quick)."""
+    busy = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
+    expect(page.locator(busy)).to_have_count(0)
+
+
 @pytest.fixture
 def csm(make_user):
     csm = make_user(Role.CSM, "casey@example.com", "Casey Success")
@@ -44,10 +51,13 @@ def test_a_csm_builds_a_segment_with_two_rules_sees_the_count_and_opens_the_port
     page.get_by_role("button", name="Add rule").click()
     second = page.locator('[data-rule="1"]')
     expect(second).to_be_visible()
+    settled(page)
     second.get_by_label("Field").select_option("mrr")
     # The row comes back with a number's operators; "contains" is no longer offered.
     expect(second.get_by_label("Operator").locator('option[value="contains"]')).to_have_count(0)
+    settled(page)
     second.get_by_label("Operator").select_option("gte")
+    settled(page)
     second.get_by_label("Value").fill("500")
     expect(preview).to_contain_text("1 account matches now.")
     expect(first.get_by_label("Value")).to_have_value("Pro")  # kept across the redraw

@@ -355,3 +355,25 @@ def test_the_segment_filter_adds_no_query_per_account(
         response = csm_client.get(PORTFOLIO, {"owner": "all", "segment": pro.pk})
     assert response.context["page"].paginator.count == 120
     assert Account.objects.count() == 120
+
+
+def test_a_trait_row_keeps_its_operator_while_its_key_is_missing(csm_client):
+    data = rows(("traits", "gt", "10"))
+    data["rule-0-key"] = ""
+    response = csm_client.get(PREVIEW, data)
+    assert response.status_code == 400
+    assert "Rule 1: “traits.” is not a trait name" in response.text
+    redrawn = csm_client.get(RULES, data).text
+    assert '<option value="gt" selected>' in redrawn
+
+
+def test_a_name_taken_between_the_check_and_the_save_is_a_message_not_a_500(
+    csm_client, monkeypatch
+):
+    segment("Pro")
+    # As if another request saved the name after this one checked it.
+    monkeypatch.setattr(Segment, "validate_unique", lambda self, exclude=None: None)
+    response = csm_client.post(NEW, rows(("plan", "equals", "Starter"), name="Pro"))
+    assert response.status_code == 422
+    assert "A segment with this name already exists." in response.text
+    assert Segment.objects.count() == 1
