@@ -44,6 +44,13 @@ app.conf.beat_schedule = {
         "schedule": 10 * 60,
         "options": {"expires": 10 * 60 - 10},
     },
+    # Saved segments' members: who newly matches is announced (segment_entered) for playbooks.
+    # A missed run is caught up by the next one, which diffs against the stored members.
+    "customers-refresh-segment-memberships": {
+        "task": "customers.tasks.refresh_segment_memberships",
+        "schedule": 15 * 60,
+        "options": {"expires": 15 * 60 - 10},
+    },
     # Every account's health snapshot for the day, split into id ranges that workers share.
     # A rerun replaces the day's snapshots, so an overlap with the previous run is harmless.
     "health-recompute-all": {

@@ -12,6 +12,7 @@ from customers.models import (
     Note,
     ParkedMessage,
     RevenueChange,
+    Segment,
     Ticket,
 )
 from customers.services import api_key_create, api_key_revoke
@@ -218,3 +219,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in active:
             api_key_revoke(api_key=api_key)
         self.message_user(request, f"Revoked {len(active)} key(s).", messages.SUCCESS)
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    """Rules are typed as JSON here and read by the same parser as the segment page
+    (``Segment.clean``), so a bad rule gets the same message and nothing is saved."""
+
+    list_display = ["name", "match", "created_by", "updated_at"]
+    search_fields = ["name", "description"]
+    fields = ["name", "description", "match", "rules", "created_by", "created_at", "updated_at"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+    list_select_related = ["created_by"]
+
+    def save_model(self, request, obj, form, change):
+        if not change and obj.created_by_id is None:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

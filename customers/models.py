@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -451,3 +452,64 @@ class ParkedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} waiting for {self.waiting_kind} {self.waiting_id}"
+
+
+class Segment(models.Model):
+    """A saved, named set of rules over account fields (customers.segments). Who matches is
+    computed when asked, never stored here; ``SegmentMember`` records who matched at the last
+    membership refresh, so playbooks can act on the accounts that newly entered."""
+
+    class Match(models.TextChoices):
+        ALL = "all", "All rules (and)"
+        ANY = "any", "Any rule (or)"
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True, max_length=2000)
+    rules = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='A list of {"field", "operator", "value"} objects; see docs/domain/customers.md.',
+    )
+    match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="segments",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """The admin and the segment page both validate through the one rule parser."""
+        from customers.segments import rules_clean
+
+        try:
+            self.rules = rules_clean(self.rules)
+        except ValidationError as error:
+            raise ValidationError({"rules": error.messages}) from error
+
+
+class SegmentMember(models.Model):
+    """An account that matched a segment at its last membership refresh, since ``entered_at``.
+    Rows are inserted and deleted by ``segment_memberships_refresh`` only."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    entered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "account"], name="segment_member_unique")
+        ]
+        indexes = [models.Index(fields=["account"], name="segment_member_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} in {self.segment_id}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -42,10 +42,12 @@ from customers.models import (
     LifecycleStage,
     Note,
     RevenueChange,
+    Segment,
     StageChange,
     Ticket,
     TicketStatus,
 )
+from customers.segments import SegmentRulesError, rule_describe, rules_q
 from customers.timeline import TimelineItem, register_source
 
 # --- portfolio ---------------------------------------------------------------------------
@@ -94,6 +96,8 @@ class PortfolioFilters:
     mrr_max: Decimal | None = None
     q: str = ""
     health: str = ""
+    # The chosen saved segment's rules, compiled (customers.segments.rules_q) by the form.
+    segment_q: Q | None = field(default=None, compare=False)
     sort: str = DEFAULT_SORT
 
 
@@ -145,6 +149,8 @@ def portfolio_accounts(
         qs = qs.filter(health_band="")
     elif filters.health in HEALTH_BANDS:
         qs = qs.filter(health_band=filters.health)
+    if filters.segment_q is not None:
+        qs = qs.filter(filters.segment_q)
 
     open_tickets = (
         Ticket.objects.filter(account=OuterRef("pk"), status=TicketStatus.OPEN)
@@ -448,3 +454,69 @@ def owners_by_email(emails: set[str]) -> dict[str, int]:
         .distinct()
     )
     return dict(users)
+
+
+# --- segments --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    segment: Segment
+    count: int | None  # None when its rules no longer read
+    rules: list[str]  # each rule in words
+    problem: str = ""
+
+
+def segments_with_counts(*, user, now: dt.datetime | None = None) -> list[SegmentSummary]:
+    """Every segment with how many accounts it matches right now: three queries whatever the
+    number of segments and accounts (the segments, one aggregate holding a filtered COUNT per
+    segment, and the names of owners that rules mention)."""
+    now = now or timezone.now()
+    segments = list(Segment.objects.select_related("created_by").order_by("name", "pk"))
+    compiled: dict[int, Q] = {}
+    problems: dict[int, str] = {}
+    for segment in segments:
+        try:
+            compiled[segment.pk] = rules_q(segment.rules, match=segment.match, now=now)
+        except SegmentRulesError as error:
+            problems[segment.pk] = " ".join(error.messages)
+    counts: dict[str, int] = {}
+    if compiled:
+        counts = Account.objects.visible_to(user).aggregate(
+            **{f"s{pk}": Count("pk", filter=q) for pk, q in compiled.items()}
+        )
+    names = segment_owner_names(segments)
+    return [
+        SegmentSummary(
+            segment=segment,
+            count=counts.get(f"s{segment.pk}"),
+            rules=[rule_describe(rule, user_names=names) for rule in _rule_list(segment.rules)],
+            problem=problems.get(segment.pk, ""),
+        )
+        for segment in segments
+    ]
+
+
+def _rule_list(rules: Any) -> list[dict[str, Any]]:
+    return [rule for rule in rules if isinstance(rule, dict)] if isinstance(rules, list) else []
+
+
+def segment_owner_names(segments: list[Segment]) -> dict[int, str]:
+    """Names of the users that the segments' owner rules name, in one query (none if no rule
+    names an owner)."""
+    ids: set[int] = set()
+    for segment in segments:
+        for rule in _rule_list(segment.rules):
+            if rule.get("field") == "owner":
+                value = rule.get("value")
+                ids.update(
+                    v for v in (value if isinstance(value, list) else [value]) if isinstance(v, int)
+                )
+    if not ids:
+        return {}
+    return {user.pk: str(user) for user in get_user_model().objects.filter(pk__in=ids)}
+
+
+def segment_count(*, user, rules: list[dict[str, Any]], match: str) -> int:
+    """How many accounts these (already cleaned) rules match: the live preview."""
+    return Account.objects.visible_to(user).filter(rules_q(rules, match=match)).count()

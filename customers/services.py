@@ -10,10 +10,11 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, NullIf
 from django.db.models.lookups import Exact
@@ -28,9 +29,12 @@ from customers.models import (
     Note,
     RevenueChange,
     RevenueKind,
+    Segment,
+    SegmentMember,
     StageChange,
 )
-from customers.signals import accounts_touched_on_commit
+from customers.segments import match_clean, rules_clean, rules_q
+from customers.signals import accounts_touched_on_commit, segment_entered_on_commit
 
 CENT = Decimal("0.01")
 NOTE_MAX_LENGTH = 10_000
@@ -359,3 +363,70 @@ def records_upsert(*, model, objects: list, fields: Sequence[str]) -> None:
             unique_fields=["external_id"],
             update_fields=[*fields, *(["updated_at"] if stamped else [])],
         )
+
+
+# --- segments -----------------------------------------------------------------------------
+
+
+def segment_save(
+    *,
+    name: str,
+    rules: Any,
+    match: str = "all",
+    description: str = "",
+    segment: Segment | None = None,
+    actor=None,
+) -> Segment:
+    """Create a segment, or change ``segment``: the rules are read by the one parser
+    (customers.segments) and stored in canonical form, so nothing unchecked is ever saved.
+    Raises ``ValidationError`` (a name in use, bad rules) with nothing written."""
+    segment = segment or Segment(created_by=actor)
+    segment.name = (name or "").strip()
+    segment.description = (description or "").strip()
+    segment.rules = rules_clean(rules, user=actor)
+    segment.match = match_clean(match)
+    segment.full_clean()
+    try:
+        with transaction.atomic():
+            segment.save()
+    except IntegrityError as error:  # the same name saved by someone else meanwhile
+        raise ValidationError({"name": "A segment with this name already exists."}) from error
+    return segment
+
+
+def segment_delete(*, segment: Segment) -> None:
+    """Delete a segment and its membership rows. Raises ``ProtectedError`` while a survey
+    campaign targets it (surveys' foreign key protects it), so a scheduled campaign never
+    loses its audience."""
+    segment.delete()
+
+
+def segment_memberships_refresh(*, segment_id: int, now: dt.datetime | None = None) -> list[int]:
+    """Bring a segment's ``SegmentMember`` rows in line with who matches now and return the
+    ids of the accounts that entered (sorted).
+
+    Set-based: one DELETE of the leavers, one read of the newcomers, bulk INSERTs. The segment
+    row is locked for the transaction, so two refreshes of one segment take turns instead of
+    both announcing the same entries. ``segment_entered`` is sent after commit. A segment gone
+    meanwhile returns []. Raises ``SegmentRulesError`` when its stored rules no longer read
+    (a field whose app was removed), leaving its members as they were.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        segment = Segment.objects.select_for_update().filter(pk=segment_id).first()
+        if segment is None:
+            return []
+        matching = Account.objects.filter(rules_q(segment.rules, match=segment.match, now=now))
+        members = SegmentMember.objects.filter(segment=segment)
+        members.exclude(account_id__in=matching.values("pk")).delete()
+        entered = list(
+            matching.exclude(pk__in=members.values("account_id"))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        SegmentMember.objects.bulk_create(
+            [SegmentMember(segment=segment, account_id=pk, entered_at=now) for pk in entered],
+            batch_size=1000,
+        )
+        segment_entered_on_commit(segment_id=segment.pk, account_ids=entered)
+    return entered

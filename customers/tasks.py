@@ -17,9 +17,10 @@ from customers.imports.steps import (
     import_job_validate,
 )
 from customers.ingest import parked
-from customers.models import Account, RevenueChange
+from customers.models import Account, RevenueChange, Segment
+from customers.segments import SegmentRulesError
 from customers.selectors import import_jobs_stalled
-from customers.services import accounts_refresh_revenue
+from customers.services import accounts_refresh_revenue, segment_memberships_refresh
 
 TRANSIENT_ERRORS = (OperationalError,)
 logger = logging.getLogger(__name__)
@@ -130,3 +131,29 @@ def sweep_parked_messages() -> dict[str, int]:
     """Beat: apply the parked messages whose account or contact appeared some other way, and
     give up (keeping them, with why) those waiting longer than parked.PARKED_MAX_AGE."""
     return parked.sweep()
+
+
+# --- segment membership --------------------------------------------------------------------
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def refresh_segment_memberships() -> int:
+    """Beat: bring every segment's members in line with its rules and announce the accounts
+    that entered (``segment_entered``). Each segment commits on its own, so a retry after a
+    transient error redoes only what is left: a segment already refreshed finds no change.
+    A segment whose stored rules no longer read is logged and skipped, not retried. Returns
+    how many accounts entered a segment."""
+    entered = 0
+    for segment_id in Segment.objects.order_by("pk").values_list("pk", flat=True):
+        try:
+            entered += len(segment_memberships_refresh(segment_id=segment_id))
+        except SegmentRulesError as error:
+            logger.warning("segment %s not refreshed: %s", segment_id, "; ".join(error.messages))
+    return entered

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers.views import account, imports, portfolio
+from customers.views import account, imports, portfolio, segments
 
 app_name = "customers"
 
@@ -14,6 +14,12 @@ urlpatterns = [
     path("<int:pk>/usage/", account.account_usage_chart, name="account_usage"),
     path("<int:pk>/notes/", account.account_note_create, name="account_note_create"),
     path("<int:pk>/stage/", account.account_stage_change, name="account_stage_change"),
+    path("segments/", segments.segment_list, name="segments"),
+    path("segments/new/", segments.segment_new, name="segment_new"),
+    path("segments/rules/", segments.segment_rules, name="segment_rules"),
+    path("segments/preview/", segments.segment_preview, name="segment_preview"),
+    path("segments/<int:pk>/", segments.segment_edit, name="segment_edit"),
+    path("segments/<int:pk>/delete/", segments.segment_delete_view, name="segment_delete"),
 ]
 
 # CSV import ---------------------------------------------------------------------------------

@@ -157,6 +157,7 @@ class CampaignAdmin(admin.ModelAdmin):
         "name",
         "survey",
         "audience",
+        "segment",
         "sample_percent",
         "spread_days",
         "repeat_every_months",
@@ -170,7 +171,7 @@ class CampaignAdmin(admin.ModelAdmin):
     raw_id_fields = ["created_by"]
     readonly_fields = ["next_run_at"]
     inlines = [CampaignRunInline]
-    list_select_related = ["survey"]
+    list_select_related = ["survey", "segment"]
 
     def save_model(self, request, obj, form, change):
         if not change and obj.created_by_id is None:

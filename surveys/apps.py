@@ -18,6 +18,10 @@ class SurveysConfig(AppConfig):
         response_saved.connect(on_response_saved, dispatch_uid="surveys.close_the_loop")
         register_source("surveys", account_timeline)
 
+        from surveys.segments import register_segment_fields
+
+        register_segment_fields()
+
 
 def _on_ticket_closed(sender, ticket_id: int, **kwargs) -> None:
     """Transactional surveys (CSAT/CSI) follow a closed ticket; the work happens in a task,

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from customers.models import Account, Contact, Locale, Ticket
+from customers.models import Account, Contact, Locale, Segment, Ticket
 
 
 class SurveyKind(models.TextChoices):
@@ -125,6 +125,7 @@ class Campaign(models.Model):
     class Audience(models.TextChoices):
         ALL_CONTACTS = "all", "All active contacts"
         ACCOUNTS = "accounts", "Contacts of chosen accounts"
+        SEGMENT = "segment", "Contacts of accounts in a segment"
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
@@ -136,6 +137,17 @@ class Campaign(models.Model):
     name = models.CharField(max_length=200)
     audience = models.CharField(max_length=20, choices=Audience.choices, default="all")
     accounts = models.ManyToManyField(Account, blank=True, related_name="+")
+    # PROTECT, not SET_NULL: a scheduled or recurring campaign whose segment vanished would
+    # otherwise be left with no audience to resolve at its next run (or, worse, fall back to
+    # everyone). Deleting a segment in use is refused with the campaigns named instead.
+    segment = models.ForeignKey(
+        Segment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        help_text="For the segment audience: who matches is worked out at each run.",
+    )
     sample_percent = models.PositiveSmallIntegerField(
         default=100, help_text="Share of the audience to invite, 1–100."
     )
@@ -159,11 +171,23 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=Q(sample_percent__gte=1, sample_percent__lte=100),
                 name="campaign_sample_percent_range",
-            )
+            ),
+            models.CheckConstraint(
+                condition=~Q(audience="segment") | Q(segment__isnull=False),
+                name="campaign_segment_audience_has_segment",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.audience == self.Audience.SEGMENT and self.segment_id is None:
+            raise ValidationError({"segment": "Choose the segment whose accounts to survey."})
+        if self.audience != self.Audience.SEGMENT and self.segment_id is not None:
+            raise ValidationError(
+                {"segment": "A segment is used only with the audience “accounts in a segment”."}
+            )
 
 
 class CampaignRun(models.Model):

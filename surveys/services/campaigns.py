@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from customers.models import Contact, Ticket
+from customers.models import Account, Contact, Ticket
+from customers.segments import SegmentRulesError, rules_q
 from surveys.models import (
     TICKET_SURVEY_KINDS,
     Campaign,
@@ -23,6 +25,8 @@ from surveys.models import (
 )
 from surveys.texts import LANGUAGES
 from surveys.tokens import token_new
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_FATIGUE_DAYS = 90
 # No contact gets two survey emails within a day, whatever the surveys' own settings.
@@ -266,7 +270,7 @@ def campaign_run(*, campaign_id: int, now: dt.datetime | None = None) -> Campaig
     with transaction.atomic():
         campaign = (
             Campaign.objects.select_for_update(of=("self",))
-            .select_related("survey")
+            .select_related("survey", "segment")
             .filter(pk=campaign_id)
             .first()
         )
@@ -289,6 +293,8 @@ def campaign_run(*, campaign_id: int, now: dt.datetime | None = None) -> Campaig
         audience = Contact.objects.filter(account__churned_at__isnull=True)
         if campaign.audience == Campaign.Audience.ACCOUNTS:
             audience = audience.filter(account__in=campaign.accounts.values("pk"))
+        elif campaign.audience == Campaign.Audience.SEGMENT:
+            audience = audience.filter(account__in=_segment_accounts(campaign, now=now))
         recently_surveyed = set(
             _recent_invitations(survey=survey, now=now)
             .filter(contact__in=audience.values("pk"))
@@ -364,6 +370,24 @@ def campaign_run(*, campaign_id: int, now: dt.datetime | None = None) -> Campaig
             campaign.status = Campaign.Status.FINISHED
         campaign.save(update_fields=["next_run_at", "status"])
         return run
+
+
+def _segment_accounts(campaign: Campaign, *, now: dt.datetime):
+    """The ids of the accounts the campaign's segment matches at this run, as a subquery, so
+    the audience is still one query. A segment whose rules no longer read (or none at all, which
+    the constraint forbids) matches nobody rather than everyone; the run's skip count is then 0
+    and its invited count 0, which an admin sees on the campaign."""
+    segment = campaign.segment
+    if segment is None:
+        return Account.objects.none().values("pk")
+    try:
+        rules = rules_q(segment.rules, match=segment.match, now=now)
+    except SegmentRulesError:
+        logger.warning(
+            "campaign %s: segment %s has rules that no longer read", campaign.pk, segment.pk
+        )
+        return Account.objects.none().values("pk")
+    return Account.objects.filter(rules).values("pk")
 
 
 def invitations_revoke(*, invitations, now=None) -> int:

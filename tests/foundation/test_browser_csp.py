@@ -59,6 +59,8 @@ def test_every_staff_page_loads_without_a_violation(page, login, admin_user, sit
     for path in [
         "/",
         "/customers/imports/",
+        "/customers/segments/",
+        "/customers/segments/new/",
         "/surveys/",
         "/surveys/follow-ups/",
         "/metrics/",
@@ -67,6 +69,7 @@ def test_every_staff_page_loads_without_a_violation(page, login, admin_user, sit
         "/admin/",
         "/admin/customers/account/",
         f"/admin/customers/account/{account.pk}/change/",
+        "/admin/customers/segment/add/",
         "/api/v1/docs",
     ]:
         page.goto(path)
