@@ -480,6 +480,12 @@ class Segment(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    members_refreshed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The first refresh records who is in; later ones announce who entered.",
+    )
 
     class Meta:
         ordering = ["name", "id"]

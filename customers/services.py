@@ -388,7 +388,10 @@ def segment_save(
     segment.full_clean()
     try:
         with transaction.atomic():
-            segment.save()
+            if segment.pk is None:
+                segment.save()
+            else:  # only what the editor changes: a refresh may have run since it loaded
+                segment.save(update_fields=["name", "description", "rules", "match", "updated_at"])
     except IntegrityError as error:  # the same name saved by someone else meanwhile
         raise ValidationError({"name": "A segment with this name already exists."}) from error
     return segment
@@ -397,13 +400,14 @@ def segment_save(
 def segment_delete(*, segment: Segment) -> None:
     """Delete a segment and its membership rows. Raises ``ProtectedError`` while a survey
     campaign targets it (surveys' foreign key protects it), so a scheduled campaign never
-    loses its audience."""
+    loses its audience, and while a playbook is keyed to it (health's foreign key)."""
     segment.delete()
 
 
 def segment_memberships_refresh(*, segment_id: int, now: dt.datetime | None = None) -> list[int]:
     """Bring a segment's ``SegmentMember`` rows in line with who matches now and return the
-    ids of the accounts that entered (sorted).
+    ids of the accounts that entered (sorted). The segment's first refresh records its
+    members and announces nobody: they did not enter, they were there.
 
     Set-based: one DELETE of the leavers, one read of the newcomers, bulk INSERTs. The segment
     row is locked for the transaction, so two refreshes of one segment take turns instead of
@@ -428,5 +432,12 @@ def segment_memberships_refresh(*, segment_id: int, now: dt.datetime | None = No
             [SegmentMember(segment=segment, account_id=pk, entered_at=now) for pk in entered],
             batch_size=1000,
         )
+        first = segment.members_refreshed_at is None
+        segment.members_refreshed_at = now
+        segment.save(update_fields=["members_refreshed_at"])
+        if first:
+            # A new segment's first members were in it before anyone watched: recording them
+            # is not news, or a play keyed to it would fire for the whole segment at once.
+            return []
         segment_entered_on_commit(segment_id=segment.pk, account_ids=entered)
     return entered

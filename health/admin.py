@@ -157,7 +157,7 @@ class PlaybookAdmin(admin.ModelAdmin):
                     "alert_kind",
                     "min_alert_days",
                     "stage",
-                    "segment_id",
+                    "segment",
                     "every_days",
                     "churned_within_days",
                 ]

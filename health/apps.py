@@ -10,7 +10,7 @@ class HealthConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from customers.sections import AccountSection, register_section
-        from customers.signals import accounts_touched
+        from customers.signals import accounts_touched, segment_entered
         from customers.timeline import register_source
         from health import receivers
         from health.defaults import playbooks_ensure, profiles_ensure, signal_rules_ensure
@@ -22,6 +22,7 @@ class HealthConfig(AppConfig):
         post_migrate.connect(playbooks_ensure, sender=self, dispatch_uid="health-playbooks")
         accounts_touched.connect(receivers.on_accounts_touched, dispatch_uid="health-touched")
         response_saved.connect(receivers.on_response_saved, dispatch_uid="health-answer")
+        segment_entered.connect(receivers.on_segment_entered, dispatch_uid="health-segment")
 
         register_section(
             AccountSection(key="health", title="Health", url_name="health:account_panel", order=10)

@@ -534,8 +534,15 @@ class Playbook(models.Model):
     stage = models.CharField(
         max_length=20, choices=LifecycleStage.choices, blank=True, help_text="Stage changes."
     )
-    segment_id = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Segment entries (the segment's id)."
+    segment = models.ForeignKey(
+        "customers.Segment",
+        null=True,
+        blank=True,
+        # A play keyed to a segment loses its trigger if the segment goes: refuse the delete
+        # (the segment page names who keeps it), as campaigns do.
+        on_delete=models.PROTECT,
+        related_name="playbooks",
+        help_text="Segment entries.",
     )
     every_days = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Schedule: every this many days, for every live account."
@@ -555,7 +562,7 @@ class Playbook(models.Model):
             Trigger.ALERT_OPENED: ("alert_kind", self.alert_kind),
             Trigger.ALERT_CLEARED: ("alert_kind", self.alert_kind),
             Trigger.STAGE_CHANGE: ("stage", self.stage),
-            Trigger.SEGMENT_ENTRY: ("segment_id", self.segment_id),
+            Trigger.SEGMENT_ENTRY: ("segment", self.segment_id),
             Trigger.SCHEDULE: ("every_days", self.every_days),
         }.get(self.trigger)
         if needs is not None and not needs[1]:

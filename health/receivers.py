@@ -38,3 +38,11 @@ def on_response_saved(sender, response_id: int, **kwargs) -> None:
     if account_id is not None:
         health_mark_dirty(account_ids=[account_id])
         _flush_soon()
+
+
+def on_segment_entered(sender, segment_id: int, account_ids: list[int], **kwargs) -> None:
+    """Accounts entered a saved segment (announced after the membership refresh commits):
+    start the plays keyed to it, once per account and day of entry."""
+    from health.playbooks import playbooks_on_segment_entry
+
+    playbooks_on_segment_entry(segment_id=segment_id, account_ids=account_ids)

@@ -40,21 +40,38 @@ def members(segment: Segment) -> dict[int, dt.datetime]:
     )
 
 
-def test_accounts_that_start_matching_enter_with_the_time_and_are_announced_after_commit(
+def test_a_new_segments_first_refresh_records_its_members_and_announces_nobody(
     heard, django_capture_on_commit_callbacks
 ):
     a, b = make_account(plan="Pro"), make_account(plan="Pro")
     make_account(plan="Starter")
     pro = Segment.objects.create(name="Pro", rules=PRO)
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         entered = segment_memberships_refresh(segment_id=pro.pk, now=T0)
+
+    assert entered == []
+    assert members(pro) == {a.pk: T0, b.pk: T0}
+    assert heard == []
+
+
+def test_accounts_that_start_matching_enter_with_the_time_and_are_announced_after_commit(
+    heard, django_capture_on_commit_callbacks
+):
+    make_account(plan="Pro")
+    pro = Segment.objects.create(name="Pro", rules=PRO)
+    segment_memberships_refresh(segment_id=pro.pk, now=T0)
+    a, b = make_account(plan="Pro"), make_account(plan="Pro")
+    later = T0 + dt.timedelta(minutes=15)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        entered = segment_memberships_refresh(segment_id=pro.pk, now=later)
     assert heard == []  # not before the commit
     for callback in callbacks:
         callback()
 
     assert entered == sorted([a.pk, b.pk])
-    assert members(pro) == {a.pk: T0, b.pk: T0}
+    assert members(pro)[a.pk] == later and members(pro)[b.pk] == later
     assert heard == [(pro.pk, sorted([a.pk, b.pk]))]
 
 
@@ -140,10 +157,12 @@ def test_the_task_refreshes_every_segment_skipping_one_that_no_longer_reads(capl
         name="Old", rules=[{"field": "loyalty_tier", "operator": "equals", "value": "x"}]
     )
 
-    assert tasks.refresh_segment_memberships.delay().get() == 2
+    assert tasks.refresh_segment_memberships.delay().get() == 0  # first refresh: recorded
     assert set(members(pro)) == {a.pk} and set(members(starter)) == {b.pk}
     assert members(broken) == {}
     assert f"segment {broken.pk} not refreshed" in caplog.text
+    make_account(plan="Pro")
+    assert tasks.refresh_segment_memberships.delay().get() == 1
     assert tasks.refresh_segment_memberships.delay().get() == 0  # idempotent
 
 

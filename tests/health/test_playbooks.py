@@ -292,3 +292,51 @@ class TestConcurrentPlays:
         assert sum(sent) == 5
         assert len(mail.outbox) == 5
         assert PlaybookEmail.objects.filter(status="sent").count() == 5
+
+
+def test_an_account_entering_a_saved_segment_starts_its_play_once(
+    csm_user, django_capture_on_commit_callbacks
+):
+    from customers.models import Segment
+    from customers.services import segment_memberships_refresh
+    from health.models import PlaybookStep
+
+    Playbook.objects.update(enabled=False)
+    segment = Segment.objects.create(
+        name="Enterprise", rules=[{"field": "plan", "operator": "equals", "value": "Enterprise"}]
+    )
+    play = Playbook.objects.create(
+        name="Enterprise welcome", trigger="segment_entry", segment=segment
+    )
+    PlaybookStep.objects.create(
+        playbook=play, kind="task", days_after=3, title="Plan QBR with {account}"
+    )
+    old_account(name="Already Big", plan="Enterprise", owner=csm_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        segment_memberships_refresh(segment_id=segment.pk)  # the first refresh: recorded only
+    grown = old_account(name="Grown Co", plan="Enterprise", owner=csm_user)
+
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            segment_memberships_refresh(segment_id=segment.pk)
+
+    assert list(Task.objects.values_list("account__name", "title")) == [
+        ("Grown Co", "Plan QBR with Grown Co")
+    ]
+    assert Task.objects.get().due_on == (timezone.now() + dt.timedelta(days=3)).date()
+    assert PlaybookRun.objects.get().account == grown
+
+
+def test_a_segment_a_playbook_is_keyed_to_cannot_be_deleted(csm_client):
+    from customers.models import Segment
+
+    segment = Segment.objects.create(
+        name="Keyed", rules=[{"field": "plan", "operator": "equals", "value": "Pro"}]
+    )
+    Playbook.objects.create(name="Keyed play", trigger="segment_entry", segment=segment)
+
+    response = csm_client.post(reverse("customers:segment_delete", args=[segment.pk]))
+
+    assert response.status_code == 409
+    assert "Keyed play" in response.text
+    assert Segment.objects.filter(pk=segment.pk).exists()
