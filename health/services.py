@@ -40,7 +40,10 @@ from health.models import (
 from health.playbooks import playbooks_on_alerts
 from health.selectors import health_inputs, overrides_in_force, signal_facts, snapshots_before
 
-CHUNK_SIZE = 500
+# Accounts per chunk (and per task of the nightly run): each chunk costs a fixed handful of
+# queries, so bigger chunks mean fewer round trips; 2,000 halved the nightly run against 500
+# on PostgreSQL (benchmarks/health_recompute.py) and keeps a chunk's rows a few MB.
+CHUNK_SIZE = 2000
 SNAPSHOT_COLUMNS = ["score", "band", "components", "profile_id", "source", "computed_at"]
 
 

@@ -34,9 +34,9 @@ from health.services import CHUNK_SIZE, health_recompute
 from health.tasks import recompute_health_all
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-# Twelve ranges of CHUNK_SIZE for two worker processes: a second or more of work, so the
-# kill lands while some ranges are written and others are not.
-ACCOUNTS = 12 * CHUNK_SIZE
+# Three ranges of CHUNK_SIZE for two worker processes: when the first range's snapshots
+# appear, the third has not started, so the kill lands with some written and others not.
+ACCOUNTS = 3 * CHUNK_SIZE
 # Celery's keys in the Redis database: the queue and the delivered-but-unacknowledged set.
 CELERY_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")
 
