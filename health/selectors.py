@@ -79,10 +79,24 @@ def _seats_used(traits: Any, used_key: str = "seats_used", of_key: str = "seats"
     return None if seats <= 0 else round(100.0 * used / seats, 1)
 
 
-def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict[str, Any]]:
+def chunk_filter(ids: Sequence[int], span: tuple[int, int] | None, field: str = "account_id") -> Q:
+    """The rows of a chunk's accounts. When the chunk is every account with an id between two
+    bounds (the nightly run's chunks are), the bounds: one index range for PostgreSQL and two
+    parameters instead of thousands for Django and psycopg to build and send, per query."""
+    if span is not None:
+        return Q(**{f"{field}__gte": span[0], f"{field}__lte": span[1]})
+    return Q(**{f"{field}__in": list(ids)})
+
+
+def health_inputs(
+    *, account_ids: Sequence[int], day: dt.date, span: tuple[int, int] | None = None
+) -> dict[int, dict[str, Any]]:
     """Each account's raw inputs on ``day``, keyed by :class:`MeasureKind` (missing data is
-    simply absent), plus ``_account`` facts the profile choice and freezing need."""
+    simply absent), plus ``_account`` facts the profile choice and freezing need. ``span``:
+    the chunk is every account with an id in these bounds (see :func:`chunk_filter`); rows of
+    an account that appears in them after the accounts were read are ignored."""
     ids = list(account_ids)
+    of_chunk = chunk_filter(ids, span)
     recent_from = day - WINDOW + dt.timedelta(days=1)  # the 30 days ending on ``day``
     prior_from = recent_from - WINDOW
     since = timezone.make_aware(dt.datetime.combine(day, dt.time.min)) - WINDOW
@@ -90,7 +104,7 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
 
     inputs: dict[int, dict[str, Any]] = {}
     active_since: list[int] = []  # accounts active after ``day``: their columns are too new
-    for row in Account.objects.filter(pk__in=ids).values(
+    for row in Account.objects.filter(chunk_filter(ids, span, "pk")).values(
         "pk",
         "created_at",
         "stage",
@@ -130,13 +144,13 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
                 active_since.append(row["pk"])
         inputs[row["pk"]] = raw
 
-    _as_of_day(inputs, active_since, day=day, end=end)
+    _as_of_day(inputs, active_since, day=day, end=end, of_chunk=of_chunk)
 
     # The latest NPS answer of each account: a window over the chunk's answers, not a
     # correlated subquery per account (ten times slower on PostgreSQL).
     for account_id, score, answered in (
         Response.objects.filter(
-            account_id__in=ids,
+            of_chunk,
             survey__kind=SurveyKind.NPS,
             score__isnull=False,
             created_at__lt=end,
@@ -151,6 +165,8 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
         .filter(newest=1)
         .values_list("account_id", "score", "created_at")
     ):
+        if account_id not in inputs:
+            continue
         inputs[account_id][MeasureKind.NPS_LATEST] = score
         inputs[account_id]["_account"]["nps"] = (score, answered.astimezone(dt.UTC).date())
 
@@ -158,7 +174,7 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
     # (none such on the nightly run, when nobody has been seen since, so no query).
     seen_later: set[int] = set()
     for account_id, active, later in (
-        Contact.objects.filter(account_id__in=ids, last_seen_at__gte=since)
+        Contact.objects.filter(of_chunk, last_seen_at__gte=since)
         .values("account_id")
         .annotate(
             n=Count("pk", filter=Q(last_seen_at__lt=end)),
@@ -166,6 +182,8 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
         )
         .values_list("account_id", "n", "later")
     ):
+        if account_id not in inputs:
+            continue
         inputs[account_id][MeasureKind.ACTIVE_CONTACTS] = active
         if later:
             seen_later.add(account_id)
@@ -188,7 +206,7 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
     in_recent = Q(day__gte=recent_from, day__lte=day)
     in_prior = Q(day__gte=prior_from, day__lt=recent_from)
     for account_id, recent, prior, breadth, failed in (
-        DailyUsage.objects.filter(account_id__in=ids, day__gte=prior_from, day__lte=day)
+        DailyUsage.objects.filter(of_chunk, day__gte=prior_from, day__lte=day)
         .values("account_id")
         .annotate(
             recent=Sum("count", filter=product & in_recent, default=0),
@@ -198,7 +216,9 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
         )
         .values_list("account_id", "recent", "prior", "breadth", "failed")
     ):
-        raw = inputs[account_id]
+        raw = inputs.get(account_id)
+        if raw is None:
+            continue
         raw[MeasureKind.USAGE_BREADTH] = breadth
         raw[MeasureKind.FAILED_PAYMENTS] = failed
         raw["_account"]["usage_recent"], raw["_account"]["usage_prior"] = recent, prior
@@ -209,7 +229,7 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
 
     for account_id, average in (
         Response.objects.filter(
-            account_id__in=ids,
+            of_chunk,
             survey__kind=SurveyKind.CSAT,
             score__isnull=False,
             created_at__gte=end - CSAT_WINDOW,
@@ -219,24 +239,29 @@ def health_inputs(*, account_ids: Sequence[int], day: dt.date) -> dict[int, dict
         .annotate(average=Avg("score"))
         .values_list("account_id", "average")
     ):
+        if account_id not in inputs:
+            continue
         inputs[account_id][MeasureKind.CSAT_AVERAGE] = round(float(average), 2)
 
     # Open on ``day``: opened by then and not closed by then (closed since counts as open).
     open_then = Q(closed_at__isnull=True) | Q(closed_at__gte=end)
     for account_id, count, oldest in (
-        Ticket.objects.filter(open_then, account_id__in=ids, opened_at__lt=end)
+        Ticket.objects.filter(open_then, of_chunk, opened_at__lt=end)
         .values("account_id")
         .annotate(n=Count("pk"), oldest=Min("opened_at"))
         .values_list("account_id", "n", "oldest")
     ):
+        if account_id not in inputs:
+            continue
         inputs[account_id][MeasureKind.OPEN_TICKETS] = count
         age = _days_between(day, oldest.astimezone(dt.UTC).date())
         inputs[account_id][MeasureKind.OLDEST_OPEN_TICKET_DAYS] = max(0, age)
 
-    for account_id, value in CsmSentiment.objects.filter(account_id__in=ids).values_list(
+    for account_id, value in CsmSentiment.objects.filter(of_chunk).values_list(
         "account_id", "value"
     ):
-        inputs[account_id][MeasureKind.CSM_SENTIMENT] = value
+        if account_id in inputs:
+            inputs[account_id][MeasureKind.CSM_SENTIMENT] = value
     return inputs
 
 
@@ -246,6 +271,7 @@ def _as_of_day(
     *,
     day: dt.date,
     end: dt.datetime,
+    of_chunk: Q,
 ) -> None:
     """Put back what the account's columns say about now but not about a past ``day``: the
     lifecycle stage then (the stage a later move started from) and, for accounts active
@@ -253,7 +279,7 @@ def _as_of_day(
     nothing has happened since, so the first query finds no row and the second is not sent.
     This is what makes a past day's score (a backtest's) honest: no input knows the future."""
     for account_id, stage in (
-        StageChange.objects.filter(account_id__in=list(inputs), changed_at__gte=end)
+        StageChange.objects.filter(of_chunk, changed_at__gte=end)
         .exclude(from_stage="")
         .annotate(
             first=Window(
@@ -265,6 +291,8 @@ def _as_of_day(
         .filter(first=1)
         .values_list("account_id", "from_stage")
     ):
+        if account_id not in inputs:
+            continue
         inputs[account_id][MeasureKind.LIFECYCLE_STAGE] = stage
         inputs[account_id]["_account"]["stage"] = stage
     if not active_since:
@@ -279,11 +307,13 @@ def _as_of_day(
         inputs[account_id][MeasureKind.DAYS_SINCE_ACTIVITY] = _days_between(day, last)
 
 
-def overrides_in_force(*, account_ids: Sequence[int], at: dt.datetime) -> dict[int, HealthOverride]:
+def overrides_in_force(
+    *, account_ids: Sequence[int], at: dt.datetime, span: tuple[int, int] | None = None
+) -> dict[int, HealthOverride]:
     """The newest unexpired override of each account."""
     found: dict[int, HealthOverride] = {}
     for override in HealthOverride.objects.filter(
-        account_id__in=list(account_ids), expires_at__gt=at, created_at__lte=at
+        chunk_filter(account_ids, span), expires_at__gt=at, created_at__lte=at
     ).order_by("account_id", "-created_at", "-pk"):
         found.setdefault(override.account_id, override)
     return found
@@ -366,12 +396,14 @@ def signal_facts(
     day: dt.date,
     rules: Sequence[Any],
     scores: dict[int, tuple[int | None, str]],
+    span: tuple[int, int] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Each account's facts for :func:`health.risk.findings`, built on the score's own inputs
     (``inputs`` from :func:`health_inputs`) and ``scores`` (account → today's score, band),
     with a few more set-based reads for the chunk: the last day of each watched event type,
     the latest CSAT and CES answers, the oldest urgent open ticket and the last CSM touch."""
     ids = list(inputs)
+    of_chunk = chunk_filter(ids, span)
     end = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
     kinds = {rule.kind for rule in rules}
     facts: dict[int, dict[str, Any]] = {}
@@ -405,7 +437,7 @@ def signal_facts(
     )
     for account_id, kind, last in (
         DailyUsage.objects.filter(
-            account_id__in=ids,
+            of_chunk,
             type__in=types,
             day__gt=day - dt.timedelta(days=lookback + 1),
             day__lte=day,
@@ -414,7 +446,8 @@ def signal_facts(
         .annotate(last=Max("day"))
         .values_list("account_id", "type", "last")
     ):
-        facts[account_id]["last_event_days"][kind] = last
+        if account_id in facts:
+            facts[account_id]["last_event_days"][kind] = last
     inactive = next((rule for rule in rules if rule.kind == "inactive"), None)
     if inactive is not None:
         # Idle past the lookback: find how long, for the reason's numbers (a few accounts).
@@ -438,7 +471,7 @@ def signal_facts(
         window = max(rule.window_days for rule in rules if rule.kind in answer_kinds)
         for account_id, kind, score, answered in (
             Response.objects.filter(
-                account_id__in=ids,
+                of_chunk,
                 survey__kind__in=[SurveyKind.CSAT, SurveyKind.CES],
                 score__isnull=False,
                 created_at__gte=end - dt.timedelta(days=window + 1),
@@ -454,12 +487,13 @@ def signal_facts(
             .filter(newest=1)
             .values_list("account_id", "survey__kind", "score", "created_at")
         ):
-            facts[account_id][kind] = (score, _day_of(answered))
+            if account_id in facts:
+                facts[account_id][kind] = (score, _day_of(answered))
 
     if "stale_ticket" in kinds:
         for ticket in (
             Ticket.objects.filter(
-                account_id__in=ids,
+                of_chunk,
                 status=TicketStatus.OPEN,
                 priority__in=URGENT_PRIORITIES,
                 opened_at__lt=end,
@@ -474,6 +508,8 @@ def signal_facts(
             .filter(oldest=1)
             .values("account_id", "subject", "priority", "opened_at", "external_id")
         ):
+            if ticket["account_id"] not in facts:
+                continue
             facts[ticket["account_id"]]["oldest_urgent_ticket"] = {
                 "subject": ticket["subject"],
                 "priority": ticket["priority"],

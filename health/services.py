@@ -15,8 +15,6 @@ from dataclasses import dataclass
 import orjson
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core import db
@@ -38,7 +36,13 @@ from health.models import (
     Source,
 )
 from health.playbooks import playbooks_on_alerts
-from health.selectors import health_inputs, overrides_in_force, signal_facts, snapshots_before
+from health.selectors import (
+    chunk_filter,
+    health_inputs,
+    overrides_in_force,
+    signal_facts,
+    snapshots_before,
+)
 
 # Accounts per chunk (and per task of the nightly run): each chunk costs a fixed handful of
 # queries, so bigger chunks mean fewer round trips; 2,000 halved the nightly run against 500
@@ -99,10 +103,15 @@ def _profile_for(profiles: Sequence[_Profile], account: dict) -> _Profile | None
 
 
 def _chunk_snapshots(
-    inputs: dict[int, dict], *, day: dt.date, now: dt.datetime, profiles: Sequence[_Profile]
+    inputs: dict[int, dict],
+    *,
+    day: dt.date,
+    now: dt.datetime,
+    profiles: Sequence[_Profile],
+    span: tuple[int, int] | None = None,
 ) -> list[HealthSnapshot]:
     account_ids = list(inputs)
-    overrides = overrides_in_force(account_ids=account_ids, at=now)
+    overrides = overrides_in_force(account_ids=account_ids, at=now, span=span)
     churned = [pk for pk, raw in inputs.items() if raw["_account"]["churned"]]
     frozen_at = snapshots_before(account_ids=churned, day=day) if churned else {}
     snapshots = []
@@ -194,51 +203,60 @@ def _snapshots_upsert(snapshots: list[HealthSnapshot]) -> None:
     )
 
 
-def _accounts_mark(account_ids: list[int], *, day: dt.date) -> None:
-    """Copy the day's score and band onto the accounts (one UPDATE for the chunk), where the
-    portfolio filters and sorts by them."""
-    todays = HealthSnapshot.objects.filter(account=OuterRef("pk"), day=day)
-    Account.objects.filter(pk__in=account_ids).update(
-        health_score=Subquery(todays.values("score")[:1]),
-        health_band=Coalesce(Subquery(todays.values("band")[:1]), Value("")),
+def _accounts_mark(inputs: dict[int, dict], snapshots: Sequence[HealthSnapshot]) -> None:
+    """Copy the day's score and band onto the chunk's accounts (one UPDATE from the values in
+    hand, not a subquery per account), where the portfolio filters and sorts by them. An
+    account without a snapshot (no profile takes it) is left unscored."""
+    scored = {s.account_id: (s.score, s.band) for s in snapshots}
+    table = Account._meta.db_table
+    db.run_with_rows(
+        f"UPDATE {table} SET health_score = v.score, health_band = v.band "  # noqa: S608
+        f"FROM {{rows}} WHERE {table}.id = v.id",
+        [("id", "bigint"), ("score", "int"), ("band", "text")],
+        [(pk, *scored.get(pk, (None, ""))) for pk in inputs],
     )
 
 
 def health_recompute(
     *,
     account_ids: Iterable[int] | None = None,
+    id_range: tuple[int, int] | None = None,
     day: dt.date | None = None,
     chunk_size: int = CHUNK_SIZE,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Compute and store the day's snapshot of the given accounts (all when None); returns
-    how many snapshots were written. ``progress`` hears each chunk's size as it commits."""
+    """Compute and store the day's snapshot of the given accounts (all when None, or every
+    account with an id in ``id_range``); returns how many snapshots were written.
+    ``progress`` hears each chunk's size as it commits."""
     now = timezone.now()
     day = day or timezone.localdate(now)
-    everyone = account_ids is None
-    if everyone:
-        ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
-    else:
-        ids = sorted(set(account_ids))
+    everyone = account_ids is None and id_range is None
+    whole = account_ids is None  # every account, or every account of an id range
+    accounts = Account.objects.order_by("pk")
+    if id_range is not None:
+        accounts = accounts.filter(pk__gte=id_range[0], pk__lte=id_range[1])
+    ids = list(accounts.values_list("pk", flat=True)) if whole else sorted(set(account_ids))
     profiles = _profiles()
     # Alerts follow today's state only: a recompute of a past day leaves them alone.
     rules = signal_rules() if day == timezone.localdate(now) else None
     written = 0
     for chunk in batched(ids, chunk_size):
-        inputs = health_inputs(account_ids=chunk, day=day)
-        snapshots = _chunk_snapshots(inputs, day=day, now=now, profiles=profiles)
+        # Every account, or a whole id range: the chunk is all accounts within its bounds.
+        span = (chunk[0], chunk[-1]) if whole else None
+        inputs = health_inputs(account_ids=chunk, day=day, span=span)
+        snapshots = _chunk_snapshots(inputs, day=day, now=now, profiles=profiles, span=span)
         found = None
         if rules is not None:
             scores = {s.account_id: (s.score, s.band) for s in snapshots}
-            facts = signal_facts(inputs=inputs, day=day, rules=rules, scores=scores)
+            facts = signal_facts(inputs=inputs, day=day, rules=rules, scores=scores, span=span)
             found = {pk: risk.findings(rules, f, day=day) for pk, f in facts.items()}
         with transaction.atomic():
             _snapshots_upsert(snapshots)
             if day == timezone.localdate(now):
-                _accounts_mark(chunk, day=day)
+                _accounts_mark(inputs, snapshots)
             if found is not None:
                 owners = {pk: raw["_account"]["owner_id"] for pk, raw in inputs.items()}
-                alerts_sync(found=found, owners=owners, now=now)
+                alerts_sync(found=found, owners=owners, now=now, span=span)
         written += len(snapshots)
         if progress is not None:
             progress(len(chunk))
@@ -350,6 +368,7 @@ def alerts_sync(
     found: dict[int, list[risk.Finding]],
     owners: dict[int, int | None],
     now: dt.datetime,
+    span: tuple[int, int] | None = None,
 ) -> dict[str, int]:
     """Bring the alerts of the accounts in ``found`` (every account of a chunk, with what
     holds for it today) in line: open what is new, refresh the numbers of what still holds,
@@ -360,9 +379,10 @@ def alerts_sync(
     live = {
         (alert.account_id, alert.kind): alert
         for alert in Alert.objects.select_for_update()
-        .filter(account_id__in=ids)
+        .filter(chunk_filter(ids, span))
         .live()
         .order_by("pk")
+        if alert.account_id in found
     }
     new, changed, woke, cleared = [], [], [], []
     for account_id, findings in found.items():

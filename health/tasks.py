@@ -38,8 +38,9 @@ def recompute_health_all(day: str | None = None) -> int:
 def recompute_health_range(first_id: int, last_id: int, day: str | None = None) -> int:
     """The day's snapshots of the accounts with ids in [first_id, last_id]; accounts deleted
     meanwhile are simply not there."""
-    ids = Account.objects.filter(pk__gte=first_id, pk__lte=last_id).values_list("pk", flat=True)
-    return health_recompute(account_ids=list(ids), day=dt.date.fromisoformat(day) if day else None)
+    return health_recompute(
+        id_range=(first_id, last_id), day=dt.date.fromisoformat(day) if day else None
+    )
 
 
 @shared_task(**RETRY)

@@ -253,3 +253,27 @@ def test_the_inputs_read_the_latest_nps_answer_and_the_csat_average():
     assert inputs[account.pk]["csat_average"] == 3.0  # (4 + 2) / 2
     assert inputs[other.pk]["nps_latest"] == 9
     assert "csat_average" not in inputs[other.pk]
+
+
+def test_a_range_recompute_scores_every_account_with_an_id_in_the_range_and_no_other():
+    first, middle, last, outside = (active_account(d) for d in (1, 5, 9, 2))
+
+    written = health_recompute(id_range=(first.pk, last.pk), day=TODAY, chunk_size=2)
+
+    assert written == 3
+    assert set(HealthSnapshot.objects.values_list("account_id", flat=True)) == {
+        first.pk,
+        middle.pk,
+        last.pk,
+    }
+    scored = dict(HealthSnapshot.objects.values_list("account_id", "components"))
+    days = {
+        pk: next(
+            m["value"]
+            for m in components["measures"].values()
+            if m["kind"] == "days_since_activity"
+        )
+        for pk, components in scored.items()
+    }
+    assert days == {first.pk: 1, middle.pk: 5, last.pk: 9}, "each chunk read its own accounts"
+    assert outside.pk not in days
