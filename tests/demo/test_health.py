@@ -25,8 +25,8 @@ TODAY = NOW.date()
 
 @pytest.fixture
 def demo():
-    """The demo company as ``seed_demo`` builds it, twice the default size so a year holds
-    enough churners for the AUC to mean something (about 40)."""
+    """The demo company as ``seed_demo`` builds it by default (600 accounts: a year holds
+    enough churners, about 40, for the AUC to mean something)."""
     demo_seed(accounts=600, seed=42, now=NOW)
     seed_surveys(rng=random.Random(43), now=NOW)
     seed_health(rng=random.Random(44), now=NOW)

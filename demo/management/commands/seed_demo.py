@@ -50,7 +50,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--accounts", type=int, default=300, help="accounts (default 300)")
+        parser.add_argument("--accounts", type=int, default=600, help="accounts (default 600)")
         parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
         parser.add_argument(
             "--months", type=int, default=18, help="history to generate, in months (default 18)"
@@ -60,7 +60,7 @@ class Command(BaseCommand):
             type=int,
             default=DEFAULT_EVENTS_PER_ACCOUNT,
             help=(
-                "mean usage events per account (default %(default)s: 300 accounts stay small, "
+                "mean usage events per account (default %(default)s: 600 accounts stay small, "
                 "100000 accounts give about 10M events)"
             ),
         )
