@@ -4,11 +4,13 @@ Selectors count and sum in SQL and hand the totals here, so every definition liv
 place and is tested against hand-computed cases without a database. Money is ``Decimal``
 (already in the reporting currency); a rate is a ``Decimal`` fraction (0.05 is 5 %). A rate
 whose denominator is zero is ``None`` — "not defined for this period" — never 0 or infinity:
-the pages show "—" with the reason.
+the pages show "—" with the reason. The sBG fit (projected retention) uses SciPy's optimizer.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -206,3 +208,90 @@ def rfm_segment(recency: int, frequency: int) -> str:
     if frequency == 5:
         return "Can't lose them"
     return "At risk" if frequency >= 3 else "Hibernating"
+
+
+# --- projected retention: the shifted-beta-geometric model ---------------------------------
+
+
+@dataclass(frozen=True)
+class SbgFit:
+    """A cohort's sBG fit (Fader & Hardie 2007): each customer churns each period with a
+    probability θ of their own, θ ~ Beta(α, β) across the cohort, so the survivors' retention
+    rises with time as the likely churners leave first."""
+
+    alpha: float
+    beta: float
+    log_likelihood: float
+
+    def churn_probability(self, t: int) -> float:
+        """P(T = t) = B(α+1, β+t−1) / B(α, β): a customer churns in period t (t ≥ 1)."""
+        from scipy.special import betaln
+
+        if t < 1:
+            raise ValueError("periods count from 1")
+        return math.exp(betaln(self.alpha + 1, self.beta + t - 1) - betaln(self.alpha, self.beta))
+
+    def survival(self, t: int) -> float:
+        """S(t) = B(α, β+t) / B(α, β): the share of the cohort still a customer after t."""
+        from scipy.special import betaln
+
+        if t < 0:
+            raise ValueError("t cannot be negative")
+        return math.exp(betaln(self.alpha, self.beta + t) - betaln(self.alpha, self.beta))
+
+    def retention(self, t: int) -> float:
+        """r_t = (β+t−1) / (α+β+t−1) = S(t) / S(t−1), for t ≥ 1."""
+        if t < 1:
+            raise ValueError("periods count from 1")
+        return (self.beta + t - 1) / (self.alpha + self.beta + t - 1)
+
+    def discounted_expected_lifetime(self, discount_rate: float) -> float:
+        """DEL(d) = Σ_{t≥0} S(t) / (1+d)^t, summed until the terms no longer matter; times
+        the margin per period it is the cohort's expected value per customer (CLV)."""
+        if discount_rate <= 0:
+            raise ValueError("the discount rate must be above 0")
+        total, survival, factor = 0.0, 1.0, 1.0
+        for t in range(1_000_000):
+            if t:
+                survival *= self.retention(t)
+                factor /= 1 + discount_rate
+            term = survival * factor
+            total += term
+            if term < 1e-12:
+                break
+        return total
+
+
+def fit_shifted_beta_geometric(survivors: Sequence[int]) -> SbgFit:
+    """Fit α and β by maximum likelihood to a cohort's survivor counts: ``survivors[0]`` is
+    the cohort's size and ``survivors[t]`` those still active after t periods. Those lost in
+    period t contribute P(T = t); those still active after the last period are right-censored
+    and contribute S(T), as in Fader & Hardie's papers."""
+    from scipy.optimize import minimize
+    from scipy.special import betaln
+
+    counts = [int(n) for n in survivors]
+    if len(counts) < 2 or counts[0] <= 0:
+        raise ValueError("give the cohort size and at least one later survivor count")
+    if any(n < 0 for n in counts) or any(b > a for a, b in itertools.pairwise(counts)):
+        raise ValueError("survivor counts must not rise or go below 0")
+    if counts[-1] == counts[0]:
+        raise ValueError("nobody churned: there is no churn to fit")
+    last = len(counts) - 1
+    lost = [(t, counts[t - 1] - counts[t]) for t in range(1, last + 1)]
+
+    def negative_log_likelihood(params) -> float:
+        a, b = math.exp(params[0]), math.exp(params[1])
+        base = betaln(a, b)
+        ll = sum(n * (betaln(a + 1, b + t - 1) - base) for t, n in lost if n)
+        ll += counts[last] * (betaln(a, b + last) - base)
+        return -ll
+
+    result = minimize(
+        negative_log_likelihood,
+        x0=[0.0, 0.0],
+        method="Nelder-Mead",
+        options={"xatol": 1e-9, "fatol": 1e-9, "maxiter": 20_000},
+    )
+    alpha, beta = (math.exp(v) for v in result.x)
+    return SbgFit(alpha=alpha, beta=beta, log_likelihood=-float(result.fun))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from decimal import Decimal as D
 
@@ -178,3 +179,71 @@ def test_every_r_f_pair_has_a_segment_and_scores_outside_1_to_5_are_refused():
     }
     with pytest.raises(ValueError):
         f.rfm_segment(0, 3)
+
+
+# --- projected retention (sBG) ---------------------------------------------------------------
+
+REGULAR = [1000, 631, 468, 382, 326, 289, 262, 241]
+HIGH_END = [1000, 869, 743, 653, 593, 551, 517, 491]
+
+
+@pytest.mark.parametrize(
+    ("survivors", "alpha", "beta", "log_likelihood"),
+    [(REGULAR, 0.704, 1.182, -1680.3), (HIGH_END, 0.668, 3.806, -1611.2)],
+)
+def test_the_sbg_fit_reproduces_fader_and_hardies_published_estimates(
+    survivors, alpha, beta, log_likelihood
+):
+    """Fader & Hardie (2007), "How to project customer retention", the regular and high-end
+    customers of their worked example: α, β and the log-likelihood as the paper prints them."""
+    fit = f.fit_shifted_beta_geometric(survivors)
+    assert round(fit.alpha, 3) == alpha
+    assert round(fit.beta, 3) == beta
+    assert round(fit.log_likelihood, 1) == log_likelihood
+
+
+def test_the_sbg_fit_recovers_the_parameters_it_simulated():
+    """Ten thousand customers whose churn probabilities are drawn from Beta(1.5, 4.0), over
+    eight periods: the fit lands near the truth."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    theta = rng.beta(1.5, 4.0, size=10_000)
+    lifetimes = rng.geometric(theta)  # the period each customer churns in
+    survivors = [int((lifetimes > t).sum()) for t in range(9)]
+
+    fit = f.fit_shifted_beta_geometric(survivors)
+
+    assert fit.alpha == pytest.approx(1.5, rel=0.15)
+    assert fit.beta == pytest.approx(4.0, rel=0.15)
+
+
+def test_survival_retention_and_churn_probability_agree():
+    fit = f.SbgFit(alpha=0.704, beta=1.182, log_likelihood=0.0)
+    assert fit.survival(0) == pytest.approx(1.0)
+    for t in range(1, 10):
+        assert fit.survival(t) == pytest.approx(fit.survival(t - 1) * fit.retention(t))
+        assert fit.churn_probability(t) == pytest.approx(fit.survival(t - 1) - fit.survival(t))
+    assert fit.retention(1) == pytest.approx(1.182 / (0.704 + 1.182))
+
+
+def test_the_discounted_expected_lifetime_matches_its_closed_form():
+    """With α = β = 1, S(t) = 1/(t+1), so DEL(d) = (1+d)·ln((1+d)/d): 2.6377 at d = 10 %."""
+    fit = f.SbgFit(alpha=1.0, beta=1.0, log_likelihood=0.0)
+    assert fit.discounted_expected_lifetime(0.10) == pytest.approx(1.1 * math.log(11), rel=1e-9)
+    with pytest.raises(ValueError, match="discount"):
+        fit.discounted_expected_lifetime(0)
+
+
+@pytest.mark.parametrize(
+    ("survivors", "message"),
+    [
+        ([1000], "at least one later"),
+        ([0, 0], "at least one later"),
+        ([100, 120], "must not rise"),
+        ([100, 100, 100], "no churn"),
+    ],
+)
+def test_survivor_counts_that_cannot_be_fitted_are_refused(survivors, message):
+    with pytest.raises(ValueError, match=message):
+        f.fit_shifted_beta_geometric(survivors)
