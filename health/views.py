@@ -18,12 +18,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import worker_required
+from core.http import safe_next
 from customers.models import Account, Contact
 from customers.sections import section_response
 from customers.selectors import account_get
@@ -213,12 +214,7 @@ def _alert_answer(
         messages.error(request, error)
     else:
         messages.success(request, done)
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    return redirect("customers:account", pk=alert.account_id)
+    return redirect(safe_next(request, reverse("customers:account", args=[alert.account_id])))
 
 
 def _visible_alert(request: HttpRequest, alert_id: int) -> Alert:
@@ -386,12 +382,7 @@ def task_done_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, error)
     else:
         messages.success(request, "Task done.")
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    return redirect("health:tasks")
+    return redirect(safe_next(request, reverse("health:tasks")))
 
 
 @require_GET

@@ -20,10 +20,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, Streami
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.decorators import worker_required
+from core.http import safe_next
 from customers.models import Account
 from surveys import charts, metrics, selectors, services
 from surveys.forms import FollowUpHandleForm, ResponseFilterForm, TagAddForm
@@ -41,15 +41,6 @@ def _wants_partial(request: HttpRequest) -> bool:
     """htmx asked for a piece of the page (a history restore needs the whole page)."""
     htmx = getattr(request, "htmx", None)
     return bool(htmx) and not htmx.history_restore_request
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 # --- survey list -----------------------------------------------------------------------------
@@ -256,7 +247,7 @@ def _tags_response(request: HttpRequest, response: Response, *, form=None, statu
         "survey": response.survey,
         "can_work": True,
         "tag_form": form or TagAddForm(),
-        "current_url": _safe_next(request, reverse("surveys:results", args=[response.survey.slug])),
+        "current_url": safe_next(request, reverse("surveys:results", args=[response.survey.slug])),
     }
     return render(request, "surveys/results.html#tags", context, status=status)
 
@@ -283,7 +274,7 @@ def response_tag_add(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
     elif error is None:
         messages.success(request, f"Tagged “{form.cleaned_data['name']}”.")
-    return HttpResponseRedirect(_safe_next(request, fallback))
+    return HttpResponseRedirect(safe_next(request, fallback))
 
 
 @require_POST
@@ -296,7 +287,7 @@ def response_tag_remove(request: HttpRequest, pk: int, tag_id: int) -> HttpRespo
         return _tags_response(request, response)
     messages.success(request, f"Removed the tag “{tag.name}”.")
     return HttpResponseRedirect(
-        _safe_next(request, reverse("surveys:results", args=[response.survey.slug]))
+        safe_next(request, reverse("surveys:results", args=[response.survey.slug]))
     )
 
 
@@ -348,7 +339,7 @@ def _follow_up_row(request, follow_up: FollowUp, *, form=None, status=200) -> Ht
         "f": follow_up,
         "can_work": True,
         "form": form,
-        "current_url": _safe_next(request, reverse("surveys:follow_ups")),
+        "current_url": safe_next(request, reverse("surveys:follow_ups")),
     }
     return render(request, "surveys/follow_ups.html#row", context, status=status)
 
@@ -370,7 +361,7 @@ def follow_up_handle(request: HttpRequest, pk: int) -> HttpResponse:
                 if request.htmx:
                     return _follow_up_row(request, follow_up)
                 messages.warning(request, " ".join(exc.message_dict["status"]))
-                return HttpResponseRedirect(_safe_next(request, reverse("surveys:follow_ups")))
+                return HttpResponseRedirect(safe_next(request, reverse("surveys:follow_ups")))
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
     if form.errors:
@@ -384,4 +375,4 @@ def follow_up_handle(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return _follow_up_row(request, follow_up)
     messages.success(request, f"Marked the follow-up for {follow_up.account} handled.")
-    return HttpResponseRedirect(_safe_next(request, reverse("surveys:follow_ups")))
+    return HttpResponseRedirect(safe_next(request, reverse("surveys:follow_ups")))
