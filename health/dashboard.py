@@ -41,7 +41,6 @@ DEFAULT_PERIOD = 90
 # Bands from worst to best; "fell" means moving left in this tuple.
 BANDS = (RED, YELLOW, GREEN)
 NOT_SCORED = "none"  # the portfolio's own value for "not scored yet"
-FELL_WINDOW = dt.timedelta(days=7)
 FELL_LISTED = 10
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -122,33 +121,6 @@ def dashboard_today(*, user) -> Today:
 
 
 # --- fell this week ---------------------------------------------------------------------------
-
-
-def fell_this_week(
-    *, user, today: dt.date | None = None, limit: int = FELL_LISTED
-) -> tuple[int, list[HealthSnapshot]]:
-    """Live accounts whose band today is worse than their band seven days before, comparing
-    the two days' snapshots (an account without either snapshot did not "fall"). Returns the
-    count and the ``limit`` largest by MRR, each with ``band_before`` annotated. One query
-    (the count is a window over the rows before the limit) joining today's snapshots to the
-    week-old ones."""
-    today = today or timezone.localdate()
-    worse = Q()  # today's band, and a better one a week ago
-    for i, band in enumerate(BANDS[:-1]):
-        worse |= Q(band=band, account__health_snapshots__band__in=BANDS[i + 1 :])
-    # One filter() call, so both conditions on the week-old snapshot share one join.
-    fell = HealthSnapshot.objects.filter(
-        worse,
-        day=today,
-        account__health_snapshots__day=today - FELL_WINDOW,
-        account__in=Account.objects.visible_to(user).filter(churned_at__isnull=True),
-    ).annotate(band_before=F("account__health_snapshots__band"))
-    listed = list(
-        fell.select_related("account")
-        .annotate(fell_count=Window(Count("id")))
-        .order_by("-account__mrr_base", "account__name")[:limit]
-    )
-    return (listed[0].fell_count if listed else 0), listed
 
 
 # --- over time --------------------------------------------------------------------------------

@@ -32,11 +32,11 @@ from health.backtest import backtest
 from health.charts import backtest_figure, band_stack_figure, health_figure
 from health.dashboard import (
     DEFAULT_PERIOD,
+    FELL_LISTED,
     NOT_SCORED,
     Today,
     band_history,
     dashboard_today,
-    fell_this_week,
 )
 from health.dashboard import PERIODS as DASHBOARD_PERIODS
 from health.forms import (
@@ -54,6 +54,7 @@ from health.selectors import (
     account_alerts,
     alert_list,
     change_since,
+    health_fell,
     health_history,
     work_item_dicts,
     work_items,
@@ -468,7 +469,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if partial:
         return render(request, "health/dashboard.html#history", context, status=status)
     today = dashboard_today(user=request.user)
-    fell_count, fell = fell_this_week(user=request.user)
+    fell_count, fell = health_fell(
+        accounts=Account.objects.visible_to(request.user), by="mrr", limit=FELL_LISTED
+    )
     context |= {
         "today": today,
         "bands": _band_rows(today),

@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from customers.models import Account
 from health.forms import SnoozeForm
 from health.selectors import (
     alerts_for_day,
@@ -29,6 +30,10 @@ def home(request: HttpRequest) -> HttpResponse:
     work = work_items(owner=owner, due_until=timezone.localdate() + TASKS_AHEAD)
     alerts, alerts_total = alerts_for_day(owner=owner, limit=MY_DAY_ITEMS)
     renewals, renewals_total = renewals_ahead(owner=owner, limit=MY_DAY_ITEMS)
+    accounts = Account.objects.visible_to(user)
+    _, fell = health_fell(
+        accounts=accounts if owner is None else accounts.filter(owner=owner), limit=MY_DAY_ITEMS
+    )
     context = {
         "figures": home_figures(user=user),
         "scope": scope,
@@ -37,7 +42,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "work_total": work.count(),
         "alerts": alerts,
         "alerts_total": alerts_total,
-        "fell": health_fell(owner=owner, limit=MY_DAY_ITEMS),
+        "fell": fell,
         "renewals": renewals,
         "renewals_total": renewals_total,
         "can_work": user.can_work,

@@ -6,31 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import (
-    Case,
-    F,
-    OuterRef,
-    Q,
-    Subquery,
-    Value,
-    When,
-)
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from customers.models import (
-    Account,
-)
-from health.models import (
-    Alert,
-    AlertStatus,
-    HealthSnapshot,
-    Task,
-)
+from customers.models import Account
+from health import scoring
+from health.models import Alert, AlertStatus, HealthSnapshot, Task
 from surveys.models import FollowUp
 
 FELL_POINTS = 10  # a fall of this many points in a week is news, even within one band
-BAND_RANK = Case(When(band="red", then=0), When(band="yellow", then=1), When(band="green", then=2))
+BANDS = (scoring.RED, scoring.YELLOW, scoring.GREEN)  # worst first
 
 
 def work_items(*, owner=None, done: bool = False, due_until: dt.date | None = None):
@@ -95,40 +81,46 @@ def alerts_for_day(*, owner=None, limit: int = 10) -> tuple[list[Alert], int]:
     return listed, rows.count()
 
 
-def health_fell(*, owner=None, days: int = 7, limit: int = 10) -> list[dict[str, Any]]:
-    """Accounts whose score fell at least FELL_POINTS, or whose band worsened, between the
-    snapshot ``days`` days ago and today's: biggest fall first. One query."""
-    today = timezone.localdate()
-    earlier = HealthSnapshot.objects.filter(
-        account=OuterRef("account"), day=today - dt.timedelta(days=days)
+def health_fell(
+    *,
+    accounts: QuerySet[Account] | None = None,
+    days: int = 7,
+    limit: int = 10,
+    by: str = "drop",
+    today: dt.date | None = None,
+) -> tuple[int, list[HealthSnapshot]]:
+    """The live accounts (of ``accounts``; all when None) whose health fell over the last
+    ``days`` days: today's band worse than the one ``days`` days before, or today's score
+    FELL_POINTS or more below it. Compares the two days' snapshots: an account without either
+    did not fall. Returns how many fell and the first ``limit``, biggest fall first or, with
+    ``by="mrr"``, largest MRR first; each carries ``band_before`` and ``score_before``.
+
+    One query: today's snapshots joined to the earlier ones (one join: every condition on
+    the earlier snapshot is in one filter() call), the count a window over the rows."""
+    today = today or timezone.localdate()
+    earlier = "account__health_snapshots__"
+    worse = Q(score__lte=F(f"{earlier}score") - FELL_POINTS)
+    for i, band in enumerate(BANDS[:-1]):
+        worse |= Q(band=band, **{f"{earlier}band__in": BANDS[i + 1 :]})
+    live = (accounts if accounts is not None else Account.objects).filter(churned_at__isnull=True)
+    fell = HealthSnapshot.objects.filter(
+        worse,
+        day=today,
+        score__isnull=False,
+        account__in=live,
+        **{f"{earlier}day": today - dt.timedelta(days=days)},
+    ).annotate(
+        band_before=F(f"{earlier}band"),
+        score_before=F(f"{earlier}score"),
+        drop=F(f"{earlier}score") - F("score"),
     )
-    rows = (
-        HealthSnapshot.objects.filter(
-            day=today, score__isnull=False, account__churned_at__isnull=True
-        )
-        .annotate(
-            before=Subquery(earlier.values("score")[:1]),
-            before_band=Subquery(earlier.values("band")[:1]),
-        )
-        .filter(before__isnull=False)
-        .annotate(
-            drop=F("before") - F("score"),
-            rank=BAND_RANK,
-            before_rank=Case(
-                When(before_band="red", then=0),
-                When(before_band="yellow", then=1),
-                When(before_band="green", then=2),
-            ),
-        )
-        .filter(Q(drop__gte=FELL_POINTS) | Q(rank__lt=F("before_rank")))
+    order = ("-account__mrr_base", "account__name") if by == "mrr" else ("-drop", "account__name")
+    listed = list(
+        fell.select_related("account")
+        .annotate(fell_count=Window(Count("id")))
+        .order_by(*order)[:limit]
     )
-    if owner is not None:
-        rows = rows.filter(account__owner=owner)
-    return list(
-        rows.order_by("-drop", "account_id").values(
-            "account_id", "account__name", "score", "band", "before", "before_band", "drop"
-        )[:limit]
-    )
+    return (listed[0].fell_count if listed else 0), listed
 
 
 def renewals_ahead(*, owner=None, days: int = 90, limit: int = 10) -> tuple[list[Account], int]:

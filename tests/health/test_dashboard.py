@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from customers.models import Account, ExchangeRate
 from customers.services import revenue_change_record
-from health.dashboard import band_history, dashboard_today, fell_this_week
+from health.dashboard import band_history, dashboard_today
 from health.models import HealthSnapshot, Source
+from health.selectors import health_fell
 from tests.customers.factories import SCRIPT, make_account
 
 pytestmark = pytest.mark.django_db
@@ -126,7 +127,7 @@ def test_today_counts_live_accounts_and_their_mrr_per_band(book, csm_user):
 
 
 def test_the_accounts_whose_band_fell_this_week(book, csm_user):
-    count, listed = fell_this_week(user=csm_user)
+    count, listed = health_fell(accounts=Account.objects.visible_to(csm_user), by="mrr")
     # A green → red and D yellow → red. B rose, E and G stayed, F has no snapshots, and C
     # fell but has churned.
     assert count == 2
@@ -134,7 +135,7 @@ def test_the_accounts_whose_band_fell_this_week(book, csm_user):
         ("A Co", "green", "red"),
         ("D Co", "yellow", "red"),
     ]
-    count, listed = fell_this_week(user=csm_user, limit=1)
+    count, listed = health_fell(accounts=Account.objects.visible_to(csm_user), by="mrr", limit=1)
     assert count == 2 and [s.account.name for s in listed] == ["A Co"]
 
 

@@ -88,7 +88,7 @@ def test_a_csm_sees_their_own_day(csm_client, book):
     assert "Overdue call" in text and "Their task" not in text
     assert "Next month&#x27;s review" not in text, "tasks due after this week wait"
     fell = page.context["fell"]
-    assert [(r["account__name"], r["before"], r["score"]) for r in fell] == [("Mine Co", 80, 55)]
+    assert [(s.account.name, s.score_before, s.score) for s in fell] == [("Mine Co", 80, 55)]
     assert [a.name for a in page.context["renewals"]] == ["Mine Co"]
     assert 'class="badge health-yellow">55 yellow' in text
 
@@ -111,7 +111,7 @@ def test_a_small_fall_within_a_band_is_not_news_but_a_band_lost_is(csm_client, c
 
     fell = csm_client.get("/").context["fell"]
 
-    assert [r["account__name"] for r in fell] == ["Slipped"]
+    assert [s.account.name for s in fell] == ["Slipped"]
 
 
 def test_my_day_takes_the_same_queries_for_a_few_or_many_items(csm_client, csm_user):
