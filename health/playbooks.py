@@ -42,9 +42,12 @@ from health.models import (
     Task,
     Trigger,
 )
+from surveys.emails import absolute_url
 from surveys.models import Invitation
+from surveys.services.campaigns import FATIGUE_FLOOR
 
-FLOOR = dt.timedelta(hours=24)
+# The 24-hour floor per contact is the surveys' own: one rule for every email we send.
+FLOOR = FATIGUE_FLOOR
 UNSUBSCRIBE_SALT = "health.playbook-unsubscribe"
 
 
@@ -270,17 +273,28 @@ def _render(text: str, fields: dict[str, str]) -> str:
         return text
 
 
-def _text_for(step_id: int, language: str) -> PlaybookEmailText | None:
-    texts = {t.language: t for t in PlaybookEmailText.objects.filter(step_id=step_id)}
-    return texts.get(language) or texts.get(settings.LANGUAGE_CODE)
+Texts = dict[tuple[int, str], PlaybookEmailText]
 
 
-def playbook_email_message(email: PlaybookEmail) -> EmailMultiAlternatives | None:
+def _texts(step_ids: Iterable[int]) -> Texts:
+    """The texts of the given email steps by (step, language): read once per send run."""
+    return {
+        (t.step_id, t.language): t
+        for t in PlaybookEmailText.objects.filter(step_id__in=set(step_ids))
+    }
+
+
+def playbook_email_message(
+    email: PlaybookEmail, *, texts: Texts | None = None
+) -> EmailMultiAlternatives | None:
     """The message for one outbox row, in the contact's language (English when unknown or
     not written), with a working unsubscribe link and the one-click header."""
     contact = email.contact
     language = contact.locale or settings.LANGUAGE_CODE
-    text = _text_for(email.step_id, language)
+    texts = texts if texts is not None else _texts([email.step_id])
+    text = texts.get((email.step_id, language)) or texts.get(
+        (email.step_id, settings.LANGUAGE_CODE)
+    )
     if text is None:
         return None
     language = text.language
@@ -291,10 +305,9 @@ def playbook_email_message(email: PlaybookEmail) -> EmailMultiAlternatives | Non
         "csm_name": owner.get_full_name() if owner else "",
     }
     token = unsubscribe_token(contact.pk)
-    site = settings.SITE_URL
     with override(language):
         footer = _("Don't want these emails? Unsubscribe: %(url)s") % {
-            "url": site + reverse("playbook-unsubscribe", args=[token])
+            "url": absolute_url(reverse("playbook-unsubscribe", args=[token]))
         }
     subject = " ".join(_render(text.subject, fields).split())[:200]
     body = f"{_render(text.body, fields).strip()}\n\n--\n{footer}\n"
@@ -305,7 +318,7 @@ def playbook_email_message(email: PlaybookEmail) -> EmailMultiAlternatives | Non
         to=[contact.email],
         headers={
             "List-Unsubscribe": "<{}>".format(
-                site + reverse("playbook-unsubscribe-one-click", args=[token])
+                absolute_url(reverse("playbook-unsubscribe-one-click", args=[token]))
             ),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Auto-Submitted": "auto-generated",
@@ -331,7 +344,9 @@ def _emailed_recently(contact_id: int, now: dt.datetime) -> dt.datetime | None:
     return max(recent) if recent else None
 
 
-def playbook_email_send(*, email_id: int, now: dt.datetime | None = None, mail=None) -> str:
+def playbook_email_send(
+    *, email_id: int, now: dt.datetime | None = None, mail=None, texts: Texts | None = None
+) -> str:
     """Send one due outbox row, or set it aside with its reason, or defer it past the floor.
     Returns the row's outcome: ``sent``, ``skipped``, ``deferred`` or ``gone``."""
     now = now or timezone.now()
@@ -355,7 +370,7 @@ def playbook_email_send(*, email_id: int, now: dt.datetime | None = None, mail=N
                 email.send_at = last + FLOOR
                 email.save(update_fields=["send_at"])
                 return "deferred"
-            message = playbook_email_message(email)
+            message = playbook_email_message(email, texts=texts)
             if message is None:
                 reason = "The email step has no text."
         if reason:
@@ -375,11 +390,12 @@ def playbook_emails_send_due(*, now: dt.datetime | None = None, limit: int = 200
     due = list(
         PlaybookEmail.objects.filter(status=EmailStatus.PENDING, send_at__lte=now)
         .order_by("send_at", "pk")
-        .values_list("pk", flat=True)[:limit]
+        .values_list("pk", "step_id")[:limit]
     )
+    texts = _texts(step_id for _, step_id in due)  # a few steps, whatever the number of emails
     sent = 0
     with get_connection() as mail:
-        for email_id in due:
-            if playbook_email_send(email_id=email_id, now=now, mail=mail) == "sent":
+        for email_id, _ in due:
+            if playbook_email_send(email_id=email_id, now=now, mail=mail, texts=texts) == "sent":
                 sent += 1
     return sent

@@ -340,3 +340,18 @@ def test_a_segment_a_playbook_is_keyed_to_cannot_be_deleted(csm_client):
     assert response.status_code == 409
     assert "Keyed play" in response.text
     assert Segment.objects.filter(pk=segment.pk).exists()
+
+
+def test_a_send_run_reads_the_email_texts_once_whatever_the_number_of_emails(idle):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(4):
+        make_contact(idle, name=f"Extra {n}", email=f"extra{n}@idle.example", locale="sv")
+    health_recompute()
+
+    with CaptureQueriesContext(connection) as captured:
+        assert playbook_emails_send_due() == 6
+
+    text_reads = [q for q in captured if 'FROM "health_playbookemailtext"' in q["sql"]]
+    assert len(text_reads) == 1
