@@ -430,6 +430,16 @@ class AlertQuerySet(models.QuerySet):
     def for_owner(self, user) -> AlertQuerySet:
         return self.filter(owner=user)
 
+    def worst_first(self) -> AlertQuerySet:
+        """Risks before opportunities, then by severity, newest first: the order CSMs read
+        alerts in, on the account page and on their day alike."""
+        positive = models.Case(models.When(kind__in=list(POSITIVE_SIGNALS), then=1), default=0)
+        severity = models.Case(
+            *(models.When(severity=s, then=rank) for s, rank in SEVERITY_ORDER.items()),
+            default=len(SEVERITY_ORDER),
+        )
+        return self.order_by(positive, severity, "-opened_at", "-pk")
+
 
 class Alert(models.Model):
     """A signal that fired for an account. At most one open or snoozed alert per account and

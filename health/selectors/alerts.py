@@ -6,7 +6,6 @@ from customers.models import (
     Account,
 )
 from health.models import (
-    SEVERITY_ORDER,
     Alert,
     AlertEvent,
     AlertStatus,
@@ -52,10 +51,7 @@ def timeline_alerts(account: Account, *, limit: int) -> list:
 
 def account_alerts(*, account_id: int, closed: int = 5) -> dict[str, list[Alert]]:
     """An account's open and snoozed alerts (worst first) and its last few closed ones."""
-    live = sorted(
-        Alert.objects.filter(account_id=account_id).live(),
-        key=lambda a: (a.kind == "expansion", SEVERITY_ORDER.get(a.severity, 9), -a.pk),
-    )
+    live = list(Alert.objects.filter(account_id=account_id).live().worst_first())
     done = list(
         Alert.objects.filter(account_id=account_id, status=AlertStatus.CLOSED).order_by(
             "-closed_at", "-pk"

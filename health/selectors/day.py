@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
+from django.db.models import Count, F, Q, QuerySet, Value, Window
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -71,13 +71,7 @@ def alerts_for_day(*, owner=None, limit: int = 10) -> tuple[list[Alert], int]:
     rows = Alert.objects.filter(status=AlertStatus.OPEN)
     if owner is not None:
         rows = rows.filter(owner=owner)
-    rank = Case(When(severity="high", then=0), When(severity="medium", then=1), default=2)
-    positive = Case(When(kind="expansion", then=1), default=0)
-    listed = list(
-        rows.select_related("account", "owner").order_by(positive, rank, "-opened_at", "-pk")[
-            :limit
-        ]
-    )
+    listed = list(rows.select_related("account", "owner").worst_first()[:limit])
     return listed, rows.count()
 
 
