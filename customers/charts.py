@@ -13,7 +13,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-_LAYOUT = {
+# The look every server-built chart shares (health's too): start from it, override per chart.
+LAYOUT = {
     # "none": no default theme, so the embedded JSON stays small; colours are ours.
     "template": "none",
     "colorway": ["#0b5cad", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#57606a", "#bf3989"],
@@ -26,7 +27,7 @@ _LAYOUT = {
 }
 
 
-def _as_dict(fig: go.Figure) -> dict[str, Any]:
+def figure_dict(fig: go.Figure) -> dict[str, Any]:
     # to_json() knows dates and Decimals; json.loads gives json_script a plain structure.
     return json.loads(fig.to_json())
 
@@ -47,9 +48,9 @@ def revenue_figure(series: dict[str, Any]) -> dict[str, Any]:
         )
     )
     fig.update_layout(
-        **_LAYOUT, yaxis={"title": {"text": series["currency"]}, "rangemode": "tozero"}
+        **LAYOUT, yaxis={"title": {"text": series["currency"]}, "rangemode": "tozero"}
     )
-    return _as_dict(fig)
+    return figure_dict(fig)
 
 
 def usage_figure(series: dict[str, Any]) -> dict[str, Any]:
@@ -66,5 +67,5 @@ def usage_figure(series: dict[str, Any]) -> dict[str, Any]:
             for kind, counts in series["series"].items()
         ]
     )
-    fig.update_layout(**_LAYOUT, barmode="stack", yaxis={"title": {"text": "events"}})
-    return _as_dict(fig)
+    fig.update_layout(**LAYOUT, barmode="stack", yaxis={"title": {"text": "events"}})
+    return figure_dict(fig)

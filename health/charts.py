@@ -3,11 +3,11 @@ bands over time), built server-side; ``customers/charts.js`` draws them from JSO
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import plotly.graph_objects as go
 
+from customers.charts import LAYOUT, figure_dict
 from health.backtest import BandOutcome
 from health.models import HealthSnapshot
 
@@ -38,17 +38,14 @@ def health_figure(
         (yellow_max, 100, "green"),
     ):
         fig.add_hrect(y0=low, y1=high, fillcolor=BAND_COLOURS[band], line_width=0, layer="below")
+    fig.update_layout(LAYOUT)
     fig.update_layout(
-        template="none",
         margin={"l": 40, "r": 10, "t": 10, "b": 40},
         height=220,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        font={"family": "system-ui, sans-serif", "size": 12},
         yaxis={"range": [0, 100], "title": {"text": "score"}},
         showlegend=False,
     )
-    return json.loads(fig.to_json())
+    return figure_dict(fig)
 
 
 BAR_COLOURS = {"red": "#cf222e", "yellow": "#bf8700", "green": "#1a7f37"}
@@ -68,18 +65,15 @@ def backtest_figure(bands: list[BandOutcome]) -> dict[str, Any]:
         )
     )
     top = max([100 * (outcome.churn_rate or 0) for outcome in bands] + [10])
+    fig.update_layout(LAYOUT)
     fig.update_layout(
-        template="none",
         margin={"l": 50, "r": 10, "t": 20, "b": 40},
         height=280,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        font={"family": "system-ui, sans-serif", "size": 12},
         yaxis={"range": [0, min(100, top * 1.25)], "title": {"text": "churned (%)"}},
         xaxis={"title": {"text": "band N days before"}},
         showlegend=False,
     )
-    return json.loads(fig.to_json())
+    return figure_dict(fig)
 
 
 # --- the health dashboard ------------------------------------------------------------------
@@ -108,15 +102,12 @@ def band_stack_figure(
                 "<extra></extra>",
             )
         )
+    fig.update_layout(LAYOUT)
     fig.update_layout(
-        template="none",
         margin={"l": 60, "r": 10, "t": 10, "b": 40},
         height=280,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        font={"family": "system-ui, sans-serif", "size": 12},
         yaxis={"title": {"text": unit}, "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.2},
         hovermode="x unified",
     )
-    return json.loads(fig.to_json())
+    return figure_dict(fig)
