@@ -211,3 +211,9 @@ class TestConcurrentRecomputes:
             "inactive",
         ]
         assert AlertEvent.objects.filter(account=account, action="opened").count() == 2
+
+
+def test_an_unknown_filter_value_is_named_and_the_list_falls_back_to_the_defaults(csm_client):
+    response = csm_client.get(reverse("health:alerts") + "?status=bogus&kind=nope")
+    assert response.status_code == 200
+    assert "Select a valid choice. bogus is not one of the available choices." in response.text
