@@ -40,3 +40,38 @@ def seed_health(*, rng: random.Random, now: dt.datetime, stdout=None) -> None:
             f"Health: {scored_today} accounts scored, {written} past snapshots "
             f"(every {HISTORY_STEP_DAYS} days over {HISTORY_DAYS} days)."
         )
+
+
+# Saved segments a CSM team keeps, so the segments page, the portfolio's segment filter and
+# segment audiences have something real to show on a fresh `make run`.
+DEMO_SEGMENTS = [
+    (
+        "Renewing soon, not green",
+        "Red or yellow accounts renewing in the next 90 days: this quarter's save list.",
+        [
+            {"field": "health_band", "operator": "one_of", "value": "red, yellow"},
+            {"field": "renewal", "operator": "within_next_days", "value": "90"},
+        ],
+    ),
+    (
+        "Enterprise promoters",
+        "Enterprise accounts whose latest NPS answer was 9 or 10: references and case studies.",
+        [
+            {"field": "plan", "operator": "equals", "value": "Enterprise"},
+            {"field": "nps_category", "operator": "equals", "value": "promoter"},
+        ],
+    ),
+]
+
+
+def seed_segments(*, rng: random.Random, now: dt.datetime, stdout=None) -> None:
+    from customers.models import Segment
+    from customers.services import segment_memberships_refresh, segment_save
+
+    for name, description, rules in DEMO_SEGMENTS:
+        segment = Segment.objects.filter(name=name).first()  # kept over a --flush-demo
+        if segment is None:
+            segment = segment_save(name=name, description=description, rules=rules)
+        segment_memberships_refresh(segment_id=segment.pk, now=now)
+    if stdout is not None:
+        stdout.write(f"Segments: {len(DEMO_SEGMENTS)} saved.")

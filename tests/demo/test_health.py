@@ -72,3 +72,25 @@ def test_no_account_is_scored_before_it_existed_and_churned_ones_stay_frozen(dem
         assert {(s.score, s.band, s.source) for s in after} == {
             (before.score, before.band, Source.FROZEN)
         }
+
+
+def test_the_demo_keeps_saved_segments_with_members_and_seeding_again_keeps_them_once(demo):
+    from customers.models import Segment, SegmentMember
+    from demo.health import DEMO_SEGMENTS, seed_segments
+
+    seed_segments(rng=random.Random(45), now=NOW)
+    seed_segments(rng=random.Random(45), now=NOW)
+
+    from customers.models import Account
+    from customers.segments import rules_q
+
+    names = set(Segment.objects.values_list("name", flat=True))
+    assert names == {name for name, _, _ in DEMO_SEGMENTS}
+    for segment in Segment.objects.all():  # members are exactly who matches the rules
+        members = set(
+            SegmentMember.objects.filter(segment=segment).values_list("account_id", flat=True)
+        )
+        matching = Account.objects.filter(rules_q(segment.rules, match=segment.match, now=NOW))
+        assert members == set(matching.values_list("pk", flat=True)), segment.name
+    promoters = Segment.objects.get(name="Enterprise promoters")
+    assert SegmentMember.objects.filter(segment=promoters).exists()

@@ -24,7 +24,11 @@ from demo.customers import DEFAULT_EVENTS_PER_ACCOUNT, demo_flush, demo_now, dem
 # lines. They run after the accounts, contacts and usage exist, inside the same transaction. An
 # entry whose module does not exist yet is skipped, so a seeder can be listed before it ships,
 # e.g. "demo.loyalty.seed_loyalty".
-APP_SEEDERS: list[str] = ["demo.surveys.seed_surveys", "demo.health.seed_health"]
+APP_SEEDERS: list[str] = [
+    "demo.surveys.seed_surveys",
+    "demo.health.seed_health",
+    "demo.health.seed_segments",
+]
 
 
 def _load_seeder(path: str) -> Callable | None:
