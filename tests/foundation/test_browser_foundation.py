@@ -75,3 +75,14 @@ def test_the_metrics_and_loyalty_pages_open_from_the_navigation(page, login, mak
     nav.get_by_role("link", name="Loyalty").click()
     page.wait_for_url("**/loyalty/")
     assert page.get_by_role("heading", name="Loyalty", exact=True).is_visible()
+
+
+def test_the_login_page_loads_without_a_single_failed_request(page, live_server):
+    """The browser asks for an icon on its own; without one declared it asked for
+    /favicon.ico and logged a 404 on every first visit."""
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(f"{live_server.url}/auth/login/")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("link[rel=icon]").get_attribute("href").endswith("favicon.svg")
+    assert failed == []
