@@ -380,12 +380,19 @@ class LedgerEntry(models.Model):
     """One movement of points, never changed or deleted (refused here, and by a trigger on
     PostgreSQL and SQLite). ``points`` is signed: earn > 0; spend, expire < 0; adjust and
     reverse either way. ``tier_points`` is what the entry adds to the points that qualify for
-    a tier (earns, minus clawed-back earns), so tier windows are one indexed sum."""
+    a tier (earns, minus clawed-back earns), so a tier window is one indexed sum. ``debt`` is
+    what the entry adds to (clawback short of points) or repays from (later credit) the
+    member's debt."""
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="entries")
     kind = models.CharField(max_length=10, choices=EntryKind.choices)
     points = models.IntegerField()
     tier_points = models.IntegerField(default=0)
+    debt = models.IntegerField(
+        default=0,
+        help_text="Debt this entry records (a clawback the balance could not cover, > 0) or "
+        "repays (< 0); the member's debt is the sum.",
+    )
     idempotency_key = models.CharField(max_length=200, unique=True)
     reason = models.CharField(max_length=255, blank=True)
     rule = models.ForeignKey(
@@ -416,7 +423,10 @@ class LedgerEntry(models.Model):
             models.Index(fields=["rule", "member", "created_at"], name="loyalty_entry_rule"),
         ]
         constraints = [
-            models.CheckConstraint(condition=~Q(points=0), name="loyalty_entry_points_nonzero"),
+            # A clawback that finds nothing to take still records its debt (points 0).
+            models.CheckConstraint(
+                condition=~Q(points=0) | ~Q(debt=0), name="loyalty_entry_moves_something"
+            ),
             models.CheckConstraint(
                 condition=~Q(kind="earn") | Q(points__gt=0), name="loyalty_entry_earn_positive"
             ),
