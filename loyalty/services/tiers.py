@@ -205,7 +205,5 @@ def tier_floor_set(
         if "tier_review_at" in fields and "tier" not in fields:
             tiers_recalculate(now=now, member_ids=[locked.pk])
             locked.refresh_from_db()
-        member.__dict__.update(
-            {f.attname: getattr(locked, f.attname) for f in Member._meta.concrete_fields}
-        )
+        member.refresh_from_db()
         return member
