@@ -128,7 +128,9 @@ def tiers_recalculate(
             cursor.execute(
                 "SELECT count(*) FROM (SELECT loyalty_member.id FROM loyalty_member "  # noqa: S608
                 f"JOIN {CALC} c ON c.member_id = loyalty_member.id WHERE {differs} "
-                "ORDER BY loyalty_member.id FOR UPDATE OF loyalty_member) AS locked"
+                "OR loyalty_member.tier_floor_expires_at <= %s "
+                "ORDER BY loyalty_member.id FOR UPDATE OF loyalty_member) AS locked",
+                [at],
             )
         cursor.execute(
             "INSERT INTO loyalty_tierchange (member_id, from_tier_id, to_tier_id, reason, "  # noqa: S608
