@@ -154,6 +154,7 @@ def test_the_ledger_stays_whole_whatever_happens():
             max_examples=25,
             stateful_step_count=20,
             deadline=None,
+            database=None,  # no example files left in the work tree
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
