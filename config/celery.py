@@ -109,4 +109,18 @@ app.conf.beat_schedule = {
         "schedule": DAY,
         "options": {"expires": HOUR},
     },
+    # The loyalty ledger's night: pending points become spendable, lapsed points expire
+    # (deterministic entry keys: a rerun writes nothing twice); and tiers follow the points
+    # earned. Both set-based and idempotent; each locks members in id order, so the two never
+    # deadlock each other (a transient error is retried).
+    "loyalty-run-nightly-ledger": {
+        "task": "loyalty.tasks.run_nightly_ledger",
+        "schedule": DAY,
+        "options": {"expires": 6 * HOUR},
+    },
+    "loyalty-recalculate-tiers": {
+        "task": "loyalty.tasks.recalculate_tiers",
+        "schedule": DAY,
+        "options": {"expires": 6 * HOUR},
+    },
 }
