@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -108,5 +109,18 @@ app.conf.beat_schedule = {
         "task": "surveys.tasks.create_missing_follow_ups",
         "schedule": DAY,
         "options": {"expires": HOUR},
+    },
+    # The loyalty ledger's night: pending points become spendable, lapsed points expire
+    # (deterministic entry keys: a rerun writes nothing twice). Then tiers follow the points
+    # earned, an hour later so the two set-based runs never hold member locks together.
+    "loyalty-run-nightly-ledger": {
+        "task": "loyalty.tasks.run_nightly_ledger",
+        "schedule": crontab(hour=2, minute=15),
+        "options": {"expires": 6 * HOUR},
+    },
+    "loyalty-recalculate-tiers": {
+        "task": "loyalty.tasks.recalculate_tiers",
+        "schedule": crontab(hour=3, minute=15),
+        "options": {"expires": 6 * HOUR},
     },
 }

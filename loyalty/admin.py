@@ -8,11 +8,12 @@ itself is read-only here: points move only through ``loyalty.services``.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 
+from loyalty import services
 from loyalty.models import (
     EarningRule,
     LedgerEntry,
@@ -21,6 +22,7 @@ from loyalty.models import (
     LoyaltyProgram,
     Member,
     Redemption,
+    RedemptionState,
     Reward,
     Tier,
     TierChange,
@@ -125,7 +127,8 @@ class TierChangeInline(admin.TabularInline):
 
 @admin.register(Member)
 class MemberAdmin(AuditedAdmin):
-    """Only the manual tier floor is edited here."""
+    """Only the manual tier floor is edited here; it goes through the service so the tier and
+    its history follow at once."""
 
     list_display = ["account", "balance", "pending", "debt", "tier", "window_points"]
     list_filter = ["tier"]
@@ -152,6 +155,14 @@ class MemberAdmin(AuditedAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        services.tier_floor_set(
+            member=obj,
+            tier=obj.tier_floor,
+            expires_at=obj.tier_floor_expires_at,
+            changed_by=request.user,
+        )
 
 
 class AllocationInline(admin.TabularInline):
@@ -192,6 +203,7 @@ class RedemptionAdmin(admin.ModelAdmin):
     list_select_related = ["member__account", "reward"]
     search_fields = ["member__account__name", "idempotency_key"]
     readonly_fields = [f.name for f in Redemption._meta.fields if f.name != "note"]
+    actions = ["approve", "fulfil", "cancel"]
 
     history_link = AuditedAdmin.history_link
 
@@ -200,6 +212,31 @@ class RedemptionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def _act(self, request, queryset, action, label: str, states: set[str]) -> None:
+        done = 0
+        for redemption in queryset.filter(state__in=states):
+            try:
+                action(redemption=redemption, by=request.user)
+            except services.LoyaltyError as exc:
+                self.message_user(request, f"{redemption}: {exc}", messages.ERROR)
+            else:
+                done += 1
+        self.message_user(request, f"{label}: {done}.")
+
+    @admin.action(description="Approve the selected redemptions")
+    def approve(self, request, queryset) -> None:
+        self._act(request, queryset, services.redemption_approve, "Approved", {"requested"})
+
+    @admin.action(description="Fulfil the selected redemptions (makes a task for the owner)")
+    def fulfil(self, request, queryset) -> None:
+        states = {RedemptionState.REQUESTED, RedemptionState.APPROVED}
+        self._act(request, queryset, services.redemption_fulfil, "Fulfilled", states)
+
+    @admin.action(description="Cancel the selected redemptions (points returned)")
+    def cancel(self, request, queryset) -> None:
+        states = {RedemptionState.REQUESTED, RedemptionState.APPROVED}
+        self._act(request, queryset, services.redemption_cancel, "Cancelled", states)
 
 
 @admin.register(LoyaltyLink)
