@@ -22,7 +22,7 @@ class LoyaltyConfig(AppConfig):
         gets its loyalty section."""
         from customers.sections import AccountSection, register_section
         from customers.signals import accounts_touched
-        from loyalty import earning_receivers
+        from loyalty import earning_receivers, earning_tasks  # noqa: F401 (registers the tasks)
         from surveys.signals import response_saved
 
         accounts_touched.connect(

@@ -37,3 +37,11 @@ def earn_response(response_id: int) -> int:
 def earn_nightly() -> dict[str, int]:
     """Beat, nightly: anniversaries, birthdays, last month's revenue and the events catch-up."""
     return earning.earn_nightly(now=timezone.now())
+
+
+@shared_task(**RETRY)
+def send_expiry_warnings() -> int:
+    """Beat, daily: warn contacts whose account's points expire in the warning days."""
+    from loyalty.earning_emails import expiry_warnings_send
+
+    return expiry_warnings_send(now=timezone.now())
