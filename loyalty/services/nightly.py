@@ -18,6 +18,12 @@ from django.utils import timezone
 EXPIRE_KEY_PREFIX = "expire:lot:"
 
 
+def db_datetime(value: dt.datetime):
+    """``value`` as the database stores it, for raw SQL parameters: SQLite keeps naive UTC
+    text, so an aware datetime passed as is would not compare equal to a stored one."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def _json_empty() -> str:
     return "'{}'::jsonb" if connection.vendor == "postgresql" else "'{}'"
 
@@ -40,7 +46,7 @@ def lots_activate(*, now: dt.datetime | None = None, member_id: int | None = Non
     pending to their balance. Returns how many lots were activated."""
     now = now or timezone.now()
     due = "l.state = 'pending' AND l.activates_at <= %s"
-    params: list = [now]
+    params: list = [db_datetime(now)]
     if member_id is not None:
         due += " AND l.member_id = %s"
         params.append(member_id)
@@ -68,7 +74,7 @@ def lots_expire(*, now: dt.datetime | None = None, member_id: int | None = None)
     by the same sums, the lots closed. Returns how many expire entries were written."""
     now = now or timezone.now()
     due = "l.state = 'active' AND l.expires_at <= %s"
-    params: list = [now]
+    params: list = [db_datetime(now)]
     if member_id is not None:
         due += " AND l.member_id = %s"
         params.append(member_id)
@@ -82,7 +88,7 @@ def lots_expire(*, now: dt.datetime | None = None, member_id: int | None = None)
             f"'{EXPIRE_KEY_PREFIX}' || l.id, 'Points expired', {_json_empty()}, %s "
             f"FROM loyalty_lot l WHERE {due} AND l.remaining > 0 "
             "ON CONFLICT (idempotency_key) DO NOTHING",
-            [now, *params],
+            [db_datetime(now), *params],
         )
         written = cursor.rowcount
         if written:
@@ -93,7 +99,7 @@ def lots_expire(*, now: dt.datetime | None = None, member_id: int | None = None)
                 f"SELECT e.id, CAST(SUBSTR(e.idempotency_key, {start}) AS BIGINT), -e.points "
                 "FROM loyalty_ledgerentry e WHERE e.kind = 'expire' AND e.created_at = %s"
                 f"{member_filter} ON CONFLICT (entry_id, lot_id) DO NOTHING",
-                [now] + ([] if member_id is None else [member_id]),
+                [db_datetime(now)] + ([] if member_id is None else [member_id]),
             )
             cursor.execute(
                 "UPDATE loyalty_member SET balance = loyalty_member.balance - d.points "  # noqa: S608

@@ -32,6 +32,7 @@ from loyalty.models import LoyaltyProgram, Member, Tier, TierChange, TierChangeR
 from loyalty.services import clock
 from loyalty.services.errors import InvalidRequest
 from loyalty.services.ledger import member_lock
+from loyalty.services.nightly import db_datetime
 
 CALC = "loyalty_tier_calc"
 
@@ -54,6 +55,7 @@ def tiers_recalculate(
     previous = clock.previous_window_start(program, now)
     review = clock.next_review(program, now)
     greatest, same = _sql()
+    at, start, previous, review = (db_datetime(v) for v in (now, start, previous, review))
     only = ""
     params: list = []
     if member_ids is not None:
@@ -86,7 +88,7 @@ def tiers_recalculate(
             "SUM(CASE WHEN e.created_at < %s THEN e.tier_points ELSE 0 END) AS prev_pts "
             "FROM loyalty_ledgerentry e WHERE e.tier_points <> 0 AND e.created_at >= %s "
             "AND e.created_at <= %s GROUP BY e.member_id) AS w ON w.member_id = m.id" + only,
-            [now, now, now, start, start, previous, now, *params],
+            [at, at, at, start, start, previous, at, *params],
         )
         # The tiers points justify: by the window (upgrades any time) and, when the review is
         # due, by the review window; the new tier is the highest of what is held, what points
@@ -139,7 +141,7 @@ def tiers_recalculate(
             f"ELSE '{TierChangeReason.DOWNGRADE}' END, c.wp, %s "
             f"FROM {CALC} c JOIN loyalty_member m ON m.id = c.member_id "
             f"AND m.tier_id {same} c.cur_id WHERE c.new_th <> c.cur_th",
-            [now],
+            [at],
         )
         changes = cursor.rowcount
         cursor.execute(
@@ -147,13 +149,13 @@ def tiers_recalculate(
             f"tier_review_at = {new_review}, window_points = c.wp, window_points_at = %s "
             f"FROM {CALC} c WHERE loyalty_member.id = c.member_id "
             f"AND loyalty_member.tier_id {same} c.cur_id AND {differs}",
-            [now, review, now, now],
+            [at, review, at, at],
         )
         cursor.execute(
             "UPDATE loyalty_member SET tier_floor_id = NULL, tier_floor_expires_at = NULL "  # noqa: S608
             "WHERE tier_floor_expires_at <= %s"
             + ("" if not params else f" AND id IN ({', '.join(['%s'] * len(params))})"),
-            [now, *params],
+            [at, *params],
         )
         cursor.execute(f"DROP TABLE {CALC}")
         return changes
