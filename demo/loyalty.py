@@ -328,9 +328,7 @@ def _member_month(
     if rng.random() < REDEEM_ODDS:
         when = at()
         spendable = sum(
-            lot.remaining
-            for lot in member.lots
-            if lot.row.earned_at <= when < lot.row.expires_at
+            lot.remaining for lot in member.lots if lot.row.earned_at <= when < lot.row.expires_at
         )
         choices = [
             r

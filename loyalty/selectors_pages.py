@@ -22,6 +22,7 @@ from loyalty.models import (
     RedemptionState,
     Reward,
     Tier,
+    TierChange,
     TierWindow,
 )
 
@@ -73,6 +74,7 @@ class Standing:
     entries: list[LedgerEntry] = field(default_factory=list)
     rewards: list[dict] = field(default_factory=list)
     redemptions: list[Redemption] = field(default_factory=list)
+    tier_changes: list[TierChange] = field(default_factory=list)
 
     @property
     def balance(self) -> int:
@@ -149,6 +151,11 @@ def account_standing(
             Redemption.objects.filter(member=member)
             .select_related("reward")
             .order_by("-requested_at", "-id")[:10]
+        )
+        standing.tier_changes = list(
+            TierChange.objects.filter(member=member)
+            .select_related("from_tier", "to_tier")
+            .order_by("-changed_at", "-id")[:10]
         )
     return standing
 

@@ -75,6 +75,7 @@ def test_the_section_shows_balance_tier_progress_and_history(csm_client):
     assert 'data-progress="13"' in text
     assert text.count('data-entry="earn"') == 2
     assert "Case study" in text
+    assert "no tier → Silver (qualified for a higher tier)" in text
 
 
 def test_a_viewer_sees_the_section_without_any_form(viewer_client):
