@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -111,16 +110,17 @@ app.conf.beat_schedule = {
         "options": {"expires": HOUR},
     },
     # The loyalty ledger's night: pending points become spendable, lapsed points expire
-    # (deterministic entry keys: a rerun writes nothing twice). Then tiers follow the points
-    # earned, an hour later so the two set-based runs never hold member locks together.
+    # (deterministic entry keys: a rerun writes nothing twice); and tiers follow the points
+    # earned. Both set-based and idempotent; each locks members in id order, so the two never
+    # deadlock each other (a transient error is retried).
     "loyalty-run-nightly-ledger": {
         "task": "loyalty.tasks.run_nightly_ledger",
-        "schedule": crontab(hour=2, minute=15),
+        "schedule": DAY,
         "options": {"expires": 6 * HOUR},
     },
     "loyalty-recalculate-tiers": {
         "task": "loyalty.tasks.recalculate_tiers",
-        "schedule": crontab(hour=3, minute=15),
+        "schedule": DAY,
         "options": {"expires": 6 * HOUR},
     },
     # The earning engine's night: anniversaries, birthdays, last month's revenue and events a

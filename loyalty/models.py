@@ -398,11 +398,13 @@ class LedgerEntry(models.Model):
     rule = models.ForeignKey(
         EarningRule, null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
     )
+    # CASCADE only ever acts when the whole member goes (entries are otherwise never
+    # deleted): PROTECT would refuse to delete an account that has a reversal.
     related_entry = models.ForeignKey(
         "self",
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.CASCADE,
         related_name="reversals",
         help_text="For a reversal: the entry it undoes.",
     )
@@ -539,13 +541,13 @@ class Redemption(models.Model):
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     spend_entry = models.OneToOneField(
-        LedgerEntry, on_delete=models.PROTECT, related_name="redemption"
+        LedgerEntry, on_delete=models.CASCADE, related_name="redemption"
     )
     refund_entry = models.OneToOneField(
         LedgerEntry,
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.CASCADE,
         related_name="refunded_redemption",
     )
     task = models.ForeignKey(

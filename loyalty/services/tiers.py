@@ -128,7 +128,9 @@ def tiers_recalculate(
             cursor.execute(
                 "SELECT count(*) FROM (SELECT loyalty_member.id FROM loyalty_member "  # noqa: S608
                 f"JOIN {CALC} c ON c.member_id = loyalty_member.id WHERE {differs} "
-                "ORDER BY loyalty_member.id FOR UPDATE OF loyalty_member) AS locked"
+                "OR loyalty_member.tier_floor_expires_at <= %s "
+                "ORDER BY loyalty_member.id FOR UPDATE OF loyalty_member) AS locked",
+                [at],
             )
         cursor.execute(
             "INSERT INTO loyalty_tierchange (member_id, from_tier_id, to_tier_id, reason, "  # noqa: S608
@@ -205,7 +207,5 @@ def tier_floor_set(
         if "tier_review_at" in fields and "tier" not in fields:
             tiers_recalculate(now=now, member_ids=[locked.pk])
             locked.refresh_from_db()
-        member.__dict__.update(
-            {f.attname: getattr(locked, f.attname) for f in Member._meta.concrete_fields}
-        )
+        member.refresh_from_db()
         return member

@@ -61,6 +61,21 @@ def test_deleting_the_account_takes_its_ledger_with_it():
     assert not Lot.objects.exists()
 
 
+def test_deleting_an_account_with_redemptions_and_reversals_takes_everything():
+    from loyalty import services
+    from tests.loyalty.factories import make_reward
+
+    account = make_account()
+    services.award(account, 100, reason="x", idempotency_key="a")
+    redemption = services.redeem(account, make_reward(60), idempotency_key="r")
+    services.redemption_cancel(redemption=redemption)
+    services.redeem(account, make_reward(90), idempotency_key="r2")
+    services.reverse("a", reason="Refund", idempotency_key="ra")
+    account.delete()
+    assert not LedgerEntry.objects.exists()
+    assert not Member.objects.exists()
+
+
 def test_it_refuses_a_duplicate_idempotency_key():
     member, _ = _member_with_entry()
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -119,3 +119,19 @@ def test_the_warning_selector_finds_points_expiring_within_the_days():
     assert found(40, now) == {"Soon": (55, YEAR)}  # l1 (YEAR + 45 days) still outside
     # At YEAR, s1 has lapsed (no longer the member's to save): only s2 is ahead.
     assert found(30, YEAR) == {"Soon": (15, YEAR + days(10))}
+
+
+def test_the_beat_runs_the_nightly_ledger_and_the_tiers_daily_each_with_an_expiry():
+    from celery import current_app
+
+    from config.celery import app
+
+    by_task = {entry["task"]: entry for entry in app.conf.beat_schedule.values()}
+    nightly = by_task["loyalty.tasks.run_nightly_ledger"]
+    tiers = by_task["loyalty.tasks.recalculate_tiers"]
+    assert nightly["options"]["expires"] > 0 and tiers["options"]["expires"] > 0
+    assert nightly["schedule"] == tiers["schedule"] == 24 * 60 * 60  # run_scheduled needs
+    # fixed intervals (the embedded mode)
+    assert {"loyalty.tasks.run_nightly_ledger", "loyalty.tasks.recalculate_tiers"} <= set(
+        current_app.tasks
+    )

@@ -47,7 +47,7 @@ class Command(BaseCommand):
             f"mismatches={member_count + lot_count} members={member_count} lots={lot_count}"
         )
         if member_count and options["fix"]:
-            fixed = members_rebuild(member_ids=[m.pk for m in found.members.only("pk")])
+            fixed = members_rebuild(member_ids=list(found.members.values_list("pk", flat=True)))
             self.stdout.write(f"fixed={fixed}")
         if member_count + lot_count:
             raise SystemExit(1)
