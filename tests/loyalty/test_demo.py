@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Sum
 
-from demo.customers import demo_seed
+from demo.customers import demo_flush, demo_seed
 from demo.loyalty import seed_loyalty
 from demo.management.commands.seed_demo import APP_SEEDERS
 from loyalty.models import EntryKind, LedgerEntry, Member, Redemption, RedemptionState
@@ -55,3 +55,6 @@ def test_the_demo_builds_a_year_of_history_fast_that_reconciles_with_no_mismatch
     assert {RedemptionState.FULFILLED, RedemptionState.CANCELLED} <= states
     assert Member.objects.filter(tier__isnull=False).exists()
     assert seconds < 15
+
+    demo_flush()  # --flush-demo takes the program's history with the accounts
+    assert (Member.objects.count(), LedgerEntry.objects.count()) == (0, 0)
