@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from django.db import transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
@@ -118,37 +119,52 @@ def earn(rule: EarningRule, causes: Sequence[Cause], *, now: dt.datetime | None 
     if not causes:
         return 0
     capped = bool(rule.cap_period) and (rule.cap_count or rule.cap_points)
-    used = _used_in_period(rule, {c.account_id for c in causes}, now) if capped else {}
     multipliers = _multipliers(c.account_id for c in causes) if rule.applies_tier_multiplier else {}
     accounts = Account.objects.in_bulk({c.account_id for c in causes})
-    total = 0
+    by_account: dict[int, list[Cause]] = {}
     seen: set[str] = set()
     for cause in causes:
-        if cause.key in seen or cause.account_id not in accounts:
+        if cause.key not in seen and cause.account_id in accounts:
+            seen.add(cause.key)
+            by_account.setdefault(cause.account_id, []).append(cause)
+    total = 0
+    for account_id, own in by_account.items():
+        multiplier = multipliers.get(account_id, Decimal(1))
+        if not capped:
+            for cause in own:
+                total += _pay(
+                    rule, accounts[account_id], cause, _scaled(cause.points, multiplier), now
+                )
             continue
-        seen.add(cause.key)
-        points = _scaled(cause.points, multipliers.get(cause.account_id, Decimal(1)))
-        if capped:
-            slot = used.setdefault(cause.account_id, [0, 0])
-            if rule.cap_count and slot[0] >= rule.cap_count:
-                continue
-            if rule.cap_points:
-                points = min(points, rule.cap_points - slot[1])
-        if points <= 0:
-            continue
-        services.award(
-            accounts[cause.account_id],
-            points,
-            reason=cause.reason,
-            idempotency_key=cause.key,
-            rule=rule,
-            now=now,
-        )
-        if capped:
-            slot[0] += 1
-            slot[1] += points
-        total += points
+        # Under a cap, the account's member row is locked while its awards in the period are
+        # counted and paid, so two workers paying the same account never both pass the cap.
+        with transaction.atomic():
+            services.member_lock(account_id)
+            awards, points_used = _used_in_period(rule, {account_id}, now).get(account_id, [0, 0])
+            for cause in own:
+                if rule.cap_count and awards >= rule.cap_count:
+                    break
+                points = _scaled(cause.points, multiplier)
+                if rule.cap_points:
+                    points = min(points, rule.cap_points - points_used)
+                paid_now = _pay(rule, accounts[account_id], cause, points, now)
+                if paid_now:
+                    awards += 1
+                    points_used += paid_now
+                    total += paid_now
     return total
+
+
+def _pay(rule: EarningRule, account: Account, cause: Cause, points: int, now: dt.datetime) -> int:
+    """Award one cause; returns its points (0 when the ledger handed back an entry another
+    worker wrote earlier for the same key; one written at the very same moment cannot be told
+    apart and is counted, which can only make a cap pay less, never more)."""
+    if points <= 0:
+        return 0
+    entry = services.award(
+        account, points, reason=cause.reason, idempotency_key=cause.key, rule=rule, now=now
+    )
+    return points if entry.created_at == now else 0
 
 
 # --- causes ---------------------------------------------------------------------------------
