@@ -36,3 +36,7 @@ class LoyaltyConfig(AppConfig):
                 key="loyalty", title="Loyalty", url_name="loyalty:account_panel", order=20
             )
         )
+        from customers.timeline import register_source
+        from loyalty.selectors_pages import timeline_loyalty
+
+        register_source("loyalty", timeline_loyalty)

@@ -176,3 +176,39 @@ def redemption_list(*, user, state: str | None = None, limit: int = 200) -> list
             Q(state=RedemptionState.REQUESTED) | Q(state=RedemptionState.APPROVED)
         )
     return list(queryset.order_by("requested_at", "id")[:limit])
+
+
+def timeline_loyalty(account: Account, *, limit: int) -> list:
+    """Tier changes and redemptions on the account timeline (two bounded queries)."""
+    from customers.timeline import TimelineItem
+
+    items = []
+    for change in (
+        TierChange.objects.filter(member__account=account)
+        .select_related("from_tier", "to_tier")
+        .order_by("-changed_at", "-id")[:limit]
+    ):
+        before = change.from_tier.name if change.from_tier else "no tier"
+        after = change.to_tier.name if change.to_tier else "no tier"
+        items.append(
+            TimelineItem(
+                at=change.changed_at,
+                kind="loyalty_tier",
+                title=f"Loyalty tier: {before} → {after}",
+                body=change.get_reason_display(),
+            )
+        )
+    for redemption in (
+        Redemption.objects.filter(member__account=account)
+        .select_related("reward")
+        .order_by("-requested_at", "-id")[:limit]
+    ):
+        items.append(
+            TimelineItem(
+                at=redemption.requested_at,
+                kind="loyalty_redemption",
+                title=f"Reward redeemed: {redemption.reward.name} ({redemption.points} points)",
+                body=redemption.get_state_display(),
+            )
+        )
+    return items

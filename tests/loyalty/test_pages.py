@@ -426,3 +426,16 @@ def test_the_redemptions_list_shows_open_redemptions_with_escaped_names(csm_clie
 
     assert SCRIPT not in text
     assert text.count('data-state="requested"') == 1
+
+
+def test_tier_changes_and_redemptions_are_on_the_account_timeline(csm_client):
+    Tier.objects.create(name="Silver", threshold=100)
+    account = make_account()
+    _requested(account, 300)
+
+    text = csm_client.get(
+        reverse("customers:account_timeline", args=[account.pk]), HTTP_HX_REQUEST="true"
+    ).text
+
+    assert "Loyalty tier: no tier → Silver" in text
+    assert f"Reward redeemed: Gift {account.pk} (300 points)" in text
