@@ -123,4 +123,17 @@ app.conf.beat_schedule = {
         "schedule": DAY,
         "options": {"expires": 6 * HOUR},
     },
+    # The earning engine's night: anniversaries, birthdays, last month's revenue and events a
+    # lost signal left unpaid. Every award is keyed by rule and cause, so a rerun pays nothing.
+    "loyalty-earn-nightly": {
+        "task": "loyalty.earning_tasks.earn_nightly",
+        "schedule": DAY,
+        "options": {"expires": 6 * HOUR},
+    },
+    # Points expiring in the program's warning days: one email per contact, in their language.
+    "loyalty-send-expiry-warnings": {
+        "task": "loyalty.earning_tasks.send_expiry_warnings",
+        "schedule": DAY,
+        "options": {"expires": 6 * HOUR},
+    },
 }

@@ -1,0 +1,146 @@
+"""The program dashboard's figures, set-based: a fixed handful of grouped queries whatever
+the number of members or entries (a query-count test guards the page).
+
+Definitions (docs/domain/loyalty-program.md, "Dashboard"):
+
+- **Issued** = points of earn entries; **redeemed** = points spent, less spends given back by
+  cancelled redemptions (their reversing entries); **expired** = points of expire entries.
+- **Redemption rate** = redeemed / issued; **breakage rate** = expired / issued (both over
+  all time, none when nothing was issued).
+- **Outstanding liability** = (spendable + pending points of every member) × the point's
+  money value, in the program's currency.
+- **Retention, members vs others**: of the accounts that ever paid, the share not churned,
+  for accounts in the program and for the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from customers.models import Account
+from loyalty.models import EntryKind, LedgerEntry, LoyaltyProgram, Member, Tier
+
+CENT = Decimal("0.01")
+MONTHS_SHOWN = 12
+
+
+@dataclass(frozen=True)
+class Retention:
+    accounts: int  # accounts that ever paid
+    retained: int  # of them, not churned
+
+    @property
+    def rate(self) -> float | None:
+        return self.retained / self.accounts if self.accounts else None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    program: LoyaltyProgram
+    members: int
+    issued: int
+    redeemed: int
+    expired: int
+    outstanding: int
+    liability: Decimal
+    tiers: list[tuple[str, int]]  # (tier name or "No tier", members), lowest tier first
+    members_retention: Retention
+    others_retention: Retention
+    months: list[dt.date]
+    monthly: dict[str, list[int]]  # issued / redeemed / expired per month, as positive points
+
+    @property
+    def redemption_rate(self) -> float | None:
+        return self.redeemed / self.issued if self.issued else None
+
+    @property
+    def breakage_rate(self) -> float | None:
+        return self.expired / self.issued if self.issued else None
+
+
+def _month_starts(today: dt.date, count: int) -> list[dt.date]:
+    months = []
+    year, month = today.year, today.month
+    for _ in range(count):
+        months.append(dt.date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return list(reversed(months))
+
+
+def program_dashboard(*, now: dt.datetime | None = None) -> Dashboard:
+    now = now or timezone.now()
+    program = LoyaltyProgram.current()
+    totals = {
+        row["kind"]: row["points"] or 0
+        for row in LedgerEntry.objects.order_by().values("kind").annotate(points=Sum("points"))
+    }
+    refunds = (
+        LedgerEntry.objects.filter(
+            kind=EntryKind.REVERSE, related_entry__kind=EntryKind.SPEND
+        ).aggregate(points=Sum("points"))["points"]
+        or 0
+    )
+    cached = Member.objects.aggregate(
+        members=Count("id"), balance=Sum("balance"), pending=Sum("pending")
+    )
+    outstanding = (cached["balance"] or 0) + (cached["pending"] or 0)
+    by_tier = dict(
+        Member.objects.order_by()
+        .values("tier_id")
+        .annotate(n=Count("id"))
+        .values_list("tier_id", "n")
+    )
+    tiers = [("No tier", by_tier.get(None, 0))] + [
+        (tier.name, by_tier.get(tier.pk, 0)) for tier in Tier.objects.order_by("threshold")
+    ]
+    retention = (
+        Account.objects.filter(first_paid_at__isnull=False)
+        .annotate(member=Exists(Member.objects.filter(account=OuterRef("pk"))))
+        .aggregate(
+            members=Count("id", filter=Q(member=True)),
+            members_kept=Count("id", filter=Q(member=True, churned_at__isnull=True)),
+            others=Count("id", filter=Q(member=False)),
+            others_kept=Count("id", filter=Q(member=False, churned_at__isnull=True)),
+        )
+    )
+    months = _month_starts(now.astimezone(dt.UTC).date(), MONTHS_SHOWN)
+    since = dt.datetime.combine(months[0], dt.time.min, tzinfo=dt.UTC)
+    monthly = {
+        "issued": [0] * len(months),
+        "redeemed": [0] * len(months),
+        "expired": [0] * len(months),
+    }
+    index = {m: i for i, m in enumerate(months)}
+    series = {EntryKind.EARN: "issued", EntryKind.SPEND: "redeemed", EntryKind.EXPIRE: "expired"}
+    rows = (
+        LedgerEntry.objects.filter(created_at__gte=since, kind__in=list(series))
+        .annotate(month=TruncMonth("created_at", tzinfo=dt.UTC))
+        .order_by()
+        .values("month", "kind")
+        .annotate(points=Sum("points"))
+    )
+    for row in rows:
+        month = row["month"]
+        month = month.date() if isinstance(month, dt.datetime) else month
+        if month in index:
+            monthly[series[row["kind"]]][index[month]] += abs(row["points"] or 0)
+    return Dashboard(
+        program=program,
+        members=cached["members"] or 0,
+        issued=totals.get(EntryKind.EARN, 0),
+        redeemed=max(-totals.get(EntryKind.SPEND, 0) - refunds, 0),
+        expired=-totals.get(EntryKind.EXPIRE, 0),
+        outstanding=outstanding,
+        liability=(Decimal(outstanding) * program.point_value).quantize(CENT),
+        tiers=tiers,
+        members_retention=Retention(retention["members"], retention["members_kept"]),
+        others_retention=Retention(retention["others"], retention["others_kept"]),
+        months=months,
+        monthly=monthly,
+    )
