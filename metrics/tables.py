@@ -91,6 +91,7 @@ class Chart:
     figure: dict[str, Any] | None = None
     empty: str = ""  # which data is missing; when set, shown instead of chart and table
     note: str = ""  # one line under the chart: how the figure is computed
+    clickable: bool = False  # points carry a URL in customdata (metrics/chart-links.js)
     csv_url: str = field(default="")
 
     @property

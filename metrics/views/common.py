@@ -76,8 +76,10 @@ def dashboard_response(
     body: str,
     charts: dict[str, Chart] | None = None,
     context: dict[str, Any] | None = None,
+    keep: dict[str, str] | None = None,
 ) -> HttpResponse:
-    """The dashboard's answer: one chart's CSV, the htmx partial or the full page."""
+    """The dashboard's answer: one chart's CSV, the htmx partial or the full page. ``keep``:
+    the dashboard's own URL parameters (e.g. the chosen cohort) its CSV links carry too."""
     charts = charts or {}
     if request.GET.get("format") == "csv":
         key = request.GET.get("chart", "")
@@ -91,7 +93,9 @@ def dashboard_response(
         stamp = f"{state.filters.start:%Y-%m}_{state.filters.end:%Y-%m}"
         return chart.table.csv_response(filename=f"{tab}-{key}-{stamp}.csv")
     for key, chart in charts.items():
-        chart.csv_url = request.path + state.filters.query_string(format="csv", chart=key)
+        chart.csv_url = request.path + state.filters.query_string(
+            **(keep or {}), format="csv", chart=key
+        )
     page_context = {
         "title": title,
         "tab": tab,
