@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
@@ -61,14 +62,27 @@ class FilterOptions:
     segments: list[tuple[str, str]] = field(default_factory=list)
 
 
+PLANS_CACHE_KEY = "metrics:filter-plans"
+PLANS_CACHE_SECONDS = 5 * 60
+
+
+def account_plans() -> list[str]:
+    """The plans accounts are on. A DISTINCT over every account costs ~0.1 s at 100k
+    accounts, so the list is cached for five minutes: a brand-new plan shows up in the
+    filter a few minutes late."""
+    plans = cache.get(PLANS_CACHE_KEY)
+    if plans is None:
+        accounts = Account.objects.exclude(plan="").order_by("plan")
+        plans = list(accounts.values_list("plan", flat=True).distinct())
+        cache.set(PLANS_CACHE_KEY, plans, PLANS_CACHE_SECONDS)
+    return plans
+
+
 def filter_options() -> FilterOptions:
-    """Three queries: the plans accounts are on, the people who can own accounts, the saved
-    segments."""
-    plans = (
-        Account.objects.exclude(plan="").order_by("plan").values_list("plan", flat=True).distinct()
-    )
+    """At most three queries: the plans accounts are on (cached), the people who can own
+    accounts, the saved segments."""
     return FilterOptions(
-        plans=[(plan, plan) for plan in plans],
+        plans=[(plan, plan) for plan in account_plans()],
         owners=[(str(user.pk), str(user)) for user in portfolio_owners()],
         segments=[
             (str(pk), name)

@@ -8,9 +8,12 @@ One query (cohort × month totals); the fits run in Python on a few numbers per 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from dataclasses import dataclass
 from decimal import Decimal
+
+from django.core.cache import cache
 
 from metrics import formulas as f
 from metrics.filters import DashboardFilters
@@ -61,33 +64,60 @@ class Cohort:
         return [self.fit.survival(t) for t in range(months + 1)]
 
 
+FIT_CACHE_SECONDS = 24 * 60 * 60
+
+
 def _fit(survivors: list[int]) -> tuple[f.SbgFit | None, str]:
+    """The cohort's sBG fit, or why there is none. A fit depends only on the survivor
+    counts and takes ~0.1-0.3 s of optimisation, so it is cached under those counts: a page
+    with a dozen cohorts fits only those whose counts changed since the last rebuild."""
     if len(survivors) < 3:
         return None, "fewer than two months observed"
+    key = "metrics:sbg:" + hashlib.sha256(",".join(map(str, survivors)).encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     try:
         fit = f.fit_shifted_beta_geometric(survivors)
     except ValueError as error:
-        return None, str(error)
-    if not (math.isfinite(fit.alpha) and math.isfinite(fit.beta)):
-        return None, "the fit did not converge"
-    return fit, ""
+        result: tuple[f.SbgFit | None, str] = (None, str(error))
+    else:
+        if math.isfinite(fit.alpha) and math.isfinite(fit.beta):
+            result = (fit, "")
+        else:
+            result = (None, "the fit did not converge")
+    cache.set(key, result, FIT_CACHE_SECONDS)
+    return result
+
+
+def cohort_rows(*, filters: DashboardFilters, user, first: dt.date | None = None) -> list[dict]:
+    """Totals per (cohort, month) for months from ``first`` (default: the period's start)
+    to the period's end: one query."""
+    return facts_rows(
+        filters=filters,
+        user=user,
+        first=first or filters.start,
+        last=filters.end,
+        by=("cohort_month", "month"),
+    )
 
 
 def cohorts(
-    *, filters: DashboardFilters, user, gross_margin: Decimal | None = None
+    *,
+    filters: DashboardFilters,
+    user,
+    gross_margin: Decimal | None = None,
+    rows: list[dict] | None = None,
 ) -> list[Cohort]:
     """Cohorts that started in the period, observed up to its end, oldest first. CLV =
-    starting ARPA × gross margin × the fit's discounted expected lifetime (months)."""
-    rows = facts_rows(
-        filters=filters,
-        user=user,
-        first=filters.start,
-        last=filters.end,
-        by=("cohort_month", "month"),
-        cohorts_from=filters.start,
-    )
+    starting ARPA × gross margin × the fit's discounted expected lifetime (months).
+    ``rows``: ``cohort_rows`` already read (one query saved on the Retention page)."""
+    if rows is None:
+        rows = cohort_rows(filters=filters, user=user)
     by_cohort: dict[dt.date, dict[int, dict]] = {}
     for row in rows:
+        if not filters.start <= row["cohort_month"] <= filters.end:
+            continue
         by_cohort.setdefault(row["cohort_month"], {})[
             months_since(row["cohort_month"], row["month"])
         ] = row

@@ -222,16 +222,34 @@ def _finance_by_month(months: list[dt.date]) -> dict[dt.date, PeriodFinance | No
     return result
 
 
-def revenue_report(*, filters: DashboardFilters, user) -> RevenueReport:
+def report_first_month(filters: DashboardFilters) -> dt.date:
+    """The first month a report reads: six before the period, for LTV's mean churn."""
+    return add_months(filters.start, -f.LTV_CHURN_MONTHS)
+
+
+def sum_by_month(rows: list[dict]) -> list[dict]:
+    """Finer rows (e.g. per cohort and month) added up per month, as ``by=("month",)``
+    would give them: lets a page that needs both read the facts once."""
+    totals: dict[dt.date, dict] = {}
+    for row in rows:
+        total = totals.setdefault(row["month"], {"month": row["month"]})
+        for key in (*MONEY_FIELDS, *COUNT_FIELDS):
+            value = row.get(key)
+            if value is not None:
+                total[key] = total.get(key, 0) + (money(value) if key in MONEY_FIELDS else value)
+    return [totals[month] for month in sorted(totals)]
+
+
+def revenue_report(
+    *, filters: DashboardFilters, user, rows: list[dict] | None = None
+) -> RevenueReport:
     """The period's months (and the six before it, for LTV's mean churn and the change since
-    the previous month): two queries, the month totals and the finance rows."""
-    first = add_months(filters.start, -f.LTV_CHURN_MONTHS)
-    rows = {
-        row["month"]: row
-        for row in facts_rows(
-            filters=filters, user=user, first=first, last=filters.end, by=("month",)
-        )
-    }
+    the previous month): two queries, the month totals and the finance rows. ``rows``: month
+    totals already read (``sum_by_month``), from ``report_first_month`` on."""
+    first = report_first_month(filters)
+    if rows is None:
+        rows = facts_rows(filters=filters, user=user, first=first, last=filters.end, by=("month",))
+    rows = {row["month"]: row for row in rows}
     months = [add_months(first, i) for i in range(len(filters.months) + f.LTV_CHURN_MONTHS)]
     finance = _finance_by_month(months)
     figures: list[MonthFigures] = []

@@ -12,9 +12,15 @@ from metrics.selectors.cohorts import (
     MONTHLY_DISCOUNT_RATE,
     PROJECTED_MONTHS,
     Cohort,
+    cohort_rows,
     cohorts,
 )
-from metrics.selectors.revenue import RevenueReport, revenue_report
+from metrics.selectors.revenue import (
+    RevenueReport,
+    report_first_month,
+    revenue_report,
+    sum_by_month,
+)
 from metrics.tables import Chart, ChartTable, Link
 from metrics.views.common import dashboard_filters, dashboard_response
 from metrics.views.formatting import pct
@@ -142,9 +148,13 @@ def _projection(groups: list[Cohort], chosen: Cohort | None, query: str, currenc
 
 def retention(request: HttpRequest) -> HttpResponse:
     state = dashboard_filters(request)
-    report = revenue_report(filters=state.filters, user=request.user)
+    # One read of the facts per (cohort, month) feeds both the cohorts and the month totals.
+    rows = cohort_rows(
+        filters=state.filters, user=request.user, first=report_first_month(state.filters)
+    )
+    report = revenue_report(filters=state.filters, user=request.user, rows=sum_by_month(rows))
     margin = report.months[-1].gross_margin if report.months else None
-    groups = cohorts(filters=state.filters, user=request.user, gross_margin=margin)
+    groups = cohorts(filters=state.filters, user=request.user, gross_margin=margin, rows=rows)
     wanted = request.GET.get("cohort", "")
     fitted = [c for c in groups if c.fit is not None]
     chosen = next((c for c in groups if f"{c.start:%Y-%m}" == wanted), None)

@@ -240,3 +240,14 @@ def test_anonymous_users_see_no_figures(book):
     report = revenue_report(filters=PERIOD, user=AnonymousUser())
     assert not report.has_history
     assert all(m.closing == 0 for m in report.months)
+
+
+@pytest.mark.parametrize("narrow", [{}, {"plan": "Pro"}])
+def test_month_totals_summed_from_cohort_rows_agree_with_the_month_query(book, csm_user, narrow):
+    from metrics.selectors.cohorts import cohort_rows
+    from metrics.selectors.revenue import report_first_month, sum_by_month
+
+    filters = PERIOD.with_(**narrow)
+    rows = cohort_rows(filters=filters, user=csm_user, first=report_first_month(filters))
+    summed = revenue_report(filters=filters, user=csm_user, rows=sum_by_month(rows))
+    assert summed.months == revenue_report(filters=filters, user=csm_user).months
