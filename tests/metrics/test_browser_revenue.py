@@ -62,3 +62,17 @@ def test_a_click_on_a_movement_bar_opens_its_accounts(page, login, csm_user):
     )
     expect(page.get_by_role("heading", name="Churn in May 2026")).to_be_visible()
     expect(page.locator("[data-table='movement-accounts'] tbody tr")).to_have_count(1)
+
+
+def test_the_overview_and_retention_dashboards_draw_their_charts(page, login, csm_user):
+    hand_worked_book(owner=csm_user)
+    account_months_rebuild(now=dt.datetime(2026, 6, 15, 12, tzinfo=dt.UTC))
+    login(csm_user)
+    page.goto("/metrics/?from=2026-01&to=2026-06")
+    expect(page.locator("[data-kpi='mrr'] .value")).to_have_text("290.00")
+    expect(page.locator("[data-chart='mrr'] .main-svg").first).to_be_visible()
+    page.locator("[data-tab='retention']").click()
+    expect(page).to_have_url(re.compile(r"/metrics/retention/\?from=2026-01&to=2026-06"))
+    for key in ("logo_cohorts", "mrr_cohorts", "retention", "projection"):
+        expect(page.locator(f"[data-chart='{key}'] .main-svg").first).to_be_visible()
+    expect(page.locator("[data-chart='projection'] h2")).to_contain_text("cohort 2026-01")
