@@ -14,7 +14,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 
 from customers.models import Account
 
@@ -105,10 +106,13 @@ class RevenueMonth(models.Model):
 
     class Meta:
         constraints = [
+            # No owner counts as one owner (0): NULLs would otherwise never collide.
             models.UniqueConstraint(
-                fields=["month", "cohort_month", "plan", "owner_id"],
+                "month",
+                "cohort_month",
+                "plan",
+                Coalesce("owner_id", Value(0)),
                 name="revenue_month_unique",
-                nulls_distinct=False,
             )
         ]
         indexes = [models.Index(fields=["month"], name="revenue_month_month_idx")]

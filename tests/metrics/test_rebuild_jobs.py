@@ -100,3 +100,12 @@ def test_finance_is_entered_in_the_admin(admin_client_):
         "/admin/metrics/periodfinance/add/", {"month": "2026-02-01", "gross_margin": "80"}
     )
     assert refused.status_code == 200 and PeriodFinance.objects.count() == 1
+
+
+def test_the_rollup_refuses_a_second_row_for_the_same_month_cohort_plan_and_no_owner():
+    from metrics.models import RevenueMonth
+
+    key = {"month": dt.date(2026, 1, 1), "cohort_month": dt.date(2026, 1, 1), "plan": "Pro"}
+    RevenueMonth.objects.create(**key)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RevenueMonth.objects.create(**key)
