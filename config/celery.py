@@ -136,4 +136,16 @@ app.conf.beat_schedule = {
         "schedule": DAY,
         "options": {"expires": 6 * HOUR},
     },
+    # Monthly revenue facts (metrics): every month rebuilt nightly; between nights, rebuilt
+    # when the revenue history changed (a new change, or a future-dated one now in force).
+    "metrics-rebuild-account-months": {
+        "task": "metrics.tasks.rebuild_account_months",
+        "schedule": DAY,
+        "options": {"expires": 6 * HOUR},
+    },
+    "metrics-rebuild-account-months-if-changed": {
+        "task": "metrics.tasks.rebuild_account_months_if_changed",
+        "schedule": 10 * 60,
+        "options": {"expires": 10 * 60 - 10},
+    },
 }

@@ -29,6 +29,7 @@ APP_SEEDERS: list[str] = [
     "demo.health.seed_health",
     "demo.health.seed_segments",
     "demo.loyalty.seed_loyalty",
+    "demo.metrics.seed_metrics",
 ]
 
 

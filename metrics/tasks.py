@@ -1,0 +1,57 @@
+"""Background jobs for metrics: keep the monthly revenue facts in step with the revenue
+history. Both are idempotent (a rebuild rewrites the same rows) and safe to kill (a rebuild
+is one transaction)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import OperationalError
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from customers.models import RevenueChange
+from metrics.services import account_months_rebuild
+
+TRANSIENT_ERRORS = (OperationalError,)
+RETRY = {
+    "acks_late": True,
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+FINGERPRINT_KEY = "metrics:facts-fingerprint"
+FINGERPRINT_SECONDS = 2 * 24 * 60 * 60
+
+
+def revenue_fingerprint() -> str:
+    """What the facts were built from: how many changes are in force and the newest id. A
+    new change, or a future-dated one coming into force, changes it (one indexed query)."""
+    row = RevenueChange.objects.filter(effective_at__lte=timezone.now()).aggregate(
+        n=Count("id"), last=Max("id")
+    )
+    return f"{row['n']}:{row['last']}"
+
+
+@shared_task(**RETRY)
+def rebuild_account_months() -> int:
+    """Beat, nightly: rebuild every month's facts (heals anything a missed run left)."""
+    fingerprint = revenue_fingerprint()
+    written = account_months_rebuild()
+    cache.set(FINGERPRINT_KEY, fingerprint, FINGERPRINT_SECONDS)
+    return written
+
+
+@shared_task(**RETRY)
+def rebuild_account_months_if_changed() -> int | None:
+    """After revenue changes (debounced, see ``metrics.receivers``) and every few minutes on
+    the beat: rebuild only when the revenue history differs from what the facts were built
+    from, so touches that are not revenue (usage, tickets) cost one small query."""
+    fingerprint = revenue_fingerprint()
+    if cache.get(FINGERPRINT_KEY) == fingerprint:
+        return None
+    written = account_months_rebuild()
+    cache.set(FINGERPRINT_KEY, fingerprint, FINGERPRINT_SECONDS)
+    return written
