@@ -1,7 +1,10 @@
 from django.urls import path
 
-from metrics import views
+from metrics import rfm_views, views
 
 app_name = "metrics"
 
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("accounts/<int:pk>/rfm/", rfm_views.account_rfm, name="account_rfm"),
+]
