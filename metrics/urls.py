@@ -1,10 +1,11 @@
 from django.urls import path
 
-from metrics import rfm_views, views
+from metrics.views.overview import overview
+from metrics.views.rfm import account_rfm
 
 app_name = "metrics"
 
 urlpatterns = [
-    path("", views.index, name="index"),
-    path("accounts/<int:pk>/rfm/", rfm_views.account_rfm, name="account_rfm"),
+    path("", overview, name="index"),
+    path("accounts/<int:pk>/rfm/", account_rfm, name="account_rfm"),
 ]
