@@ -28,3 +28,28 @@ def bar_figure(labels: Sequence[str], values: Sequence[Any], *, unit: str) -> di
         )
     )
     return _layout(fig, yaxis={"title": {"text": unit}, "rangemode": "tozero"}, showlegend=False)
+
+
+def rfm_grid_figure(counts: Sequence[Sequence[int]], segments: Sequence[Sequence[str]]) -> dict:
+    """The classic R × F grid: rows R 5 (top) to 1, columns F 1 to 5, each cell's colour its
+    number of accounts and its label the segment it belongs to."""
+    labels = [f"F{f}" for f in range(1, 6)]
+    rows = [f"R{r}" for r in range(5, 0, -1)]
+    fig = go.Figure(
+        go.Heatmap(
+            z=[list(row) for row in counts],
+            x=labels,
+            y=rows,
+            text=[list(row) for row in segments],
+            texttemplate="%{text}<br>%{z}",
+            hovertemplate="%{y} %{x}: %{z} accounts (%{text})<extra></extra>",
+            colorscale="Blues",
+            showscale=False,
+        )
+    )
+    return _layout(
+        fig,
+        xaxis={"title": {"text": "Frequency score"}, "side": "top"},
+        yaxis={"title": {"text": "Recency score"}},
+        height=420,
+    )

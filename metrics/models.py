@@ -80,3 +80,19 @@ class AccountRfm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: R{self.r} F{self.f} M{self.m or '-'} {self.segment}"
+
+
+class RfmRun(models.Model):
+    """One completed ``rfm_recompute``, written in the same transaction as the scores: tells
+    "never computed" apart from "computed, and nobody had a payment or activity"."""
+
+    as_of = models.DateField()
+    computed_at = models.DateTimeField()
+    scored = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        get_latest_by = ["computed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"RFM for {self.as_of}: {self.scored} accounts"

@@ -20,7 +20,7 @@ from django.utils import timezone
 from customers.ingest.events import BILLING_EVENT_TYPES
 from customers.models import Account, DailyUsage, RevenueChange
 from metrics.formulas import rfm_segment
-from metrics.models import AccountRfm, RfmBasis, RfmSegment
+from metrics.models import AccountRfm, RfmBasis, RfmRun, RfmSegment
 
 WINDOW_MONTHS = 12
 PAYMENT_EVENT = "payment_succeeded"
@@ -197,9 +197,17 @@ def rfm_recompute(*, today: dt.date | None = None) -> int:
             cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
         cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - a model's table name
         cursor.execute(_statement(), _params(today, now))
-        return max(cursor.rowcount, 0)
+        scored = max(cursor.rowcount, 0)
+        RfmRun.objects.create(as_of=today, computed_at=now, scored=scored)
+    return scored
+
+
+def rfm_latest_run() -> RfmRun | None:
+    """The last completed run, or None before the first."""
+    return RfmRun.objects.order_by("-computed_at", "-id").first()
 
 
 def rfm_computed_on() -> dt.date | None:
     """The day the stored scores describe, or None before the first run."""
-    return AccountRfm.objects.order_by().values_list("as_of", flat=True).first()
+    run = rfm_latest_run()
+    return run.as_of if run else None

@@ -41,10 +41,11 @@ def paid(account: Account, *days: str, count: int = 1) -> None:
 
 
 def store_rfm(account: Account, segment: str = "champions", **fields):
-    """A stored score row, as rfm_recompute would leave it (for page and filter tests)."""
+    """A stored score row and its run, as rfm_recompute would leave them (for page and filter
+    tests)."""
     from django.utils import timezone
 
-    from metrics.models import AccountRfm
+    from metrics.models import AccountRfm, RfmRun
 
     values = {
         "basis": "paying",
@@ -58,4 +59,13 @@ def store_rfm(account: Account, segment: str = "champions", **fields):
         "as_of": dt.date(2026, 6, 15),
         "computed_at": timezone.now(),
     } | fields
-    return AccountRfm.objects.create(account=account, segment=segment, **values)
+    row = AccountRfm.objects.create(account=account, segment=segment, **values)
+    RfmRun.objects.update_or_create(
+        pk=1,
+        defaults={
+            "as_of": values["as_of"],
+            "computed_at": values["computed_at"],
+            "scored": AccountRfm.objects.count(),
+        },
+    )
+    return row

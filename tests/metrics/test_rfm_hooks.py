@@ -12,6 +12,7 @@ from config.celery import app
 from customers.models import Account
 from customers.segments import SegmentRulesError, rules_clean, rules_q
 from metrics.models import AccountRfm
+from metrics.rfm import rfm_recompute
 from metrics.tasks import recompute_rfm
 from tests.customers.factories import SCRIPT, make_account
 from tests.metrics.rfm_factories import paid, revenue, store_rfm
@@ -66,8 +67,8 @@ def test_before_the_first_run_the_section_says_rfm_runs_nightly(csm_client):
 
 
 def test_an_account_left_out_of_a_run_says_why(csm_client):
-    store_rfm(make_account())  # a run happened
     account = make_account()
+    assert rfm_recompute(today=dt.date(2026, 6, 15)) == 0
     text = section(csm_client, account, **HTMX).text
     assert "no payment or product activity in the 12 months up to 2026-06-15" in text
 
