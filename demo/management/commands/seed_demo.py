@@ -28,6 +28,7 @@ APP_SEEDERS: list[str] = [
     "demo.surveys.seed_surveys",
     "demo.health.seed_health",
     "demo.health.seed_segments",
+    "demo.rfm.seed_rfm",
 ]
 
 
