@@ -1,5 +1,6 @@
 """Reads for the RFM dashboard: the stored scores (metrics.AccountRfm) counted and summed by
-segment and by (R, F) cell, one aggregate query each, over the accounts the filters keep."""
+(R, F) cell and by segment in one aggregate query over the accounts the filters keep, and the
+last run."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from decimal import Decimal
 from django.db.models import Count, QuerySet, Sum
 
 from customers.models import Account
-from metrics.models import AccountRfm, RfmRun, RfmSegment
+from metrics.models import RfmRun, RfmSegment
+from metrics.rfm import segment_key
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -48,41 +50,49 @@ def rfm_run() -> RunSummary:
     return RunSummary(as_of=run.as_of, computed_at=run.computed_at, scored=run.scored)
 
 
-def _scores(accounts: QuerySet[Account], basis: str) -> QuerySet[AccountRfm]:
-    scores = AccountRfm.objects.filter(account__in=accounts.order_by().values("pk"))
-    return scores.filter(basis=basis) if basis else scores
+@dataclass(frozen=True)
+class RfmBreakdown:
+    """The scored accounts the filters keep: per segment (in the map's order, empty ones
+    included) and per (R, F) cell (cells nobody is in left out)."""
+
+    segments: list[SegmentTotal]
+    grid: dict[tuple[int, int], int]
+
+    @property
+    def scored(self) -> int:
+        return sum(total.accounts for total in self.segments)
 
 
-def rfm_segment_totals(*, accounts: QuerySet[Account], basis: str = "") -> list[SegmentTotal]:
-    """Every segment in the map's order, with zeros for the empty ones (one query)."""
-    rows = {
-        row["segment"]: row
-        for row in _scores(accounts, basis)
-        .order_by()
-        .values("segment")
-        .annotate(n=Count("pk"), mrr=Sum("account__mrr_base"), monetary=Sum("monetary"))
-    }
-    totals = []
-    for key, label in RfmSegment.choices:
-        row = rows.get(key, {})
-        totals.append(
-            SegmentTotal(
-                key=key,
-                label=label,
-                accounts=row.get("n", 0),
-                mrr=_cents(row.get("mrr")),
-                monetary=_cents(row.get("monetary")),
-            )
-        )
-    return totals
+def rfm_breakdown(*, accounts: QuerySet[Account], basis: str = "") -> RfmBreakdown:
+    """One query: the accounts joined to their scores, grouped by (R, F) — at most 25 rows —
+    then summed per segment here, since a segment is a function of (R, F)."""
+    scored = accounts.filter(rfm__isnull=False)
+    if basis:
+        scored = scored.filter(rfm__basis=basis)
+    cells = (
+        scored.order_by()
+        .values("rfm__r", "rfm__f")
+        .annotate(n=Count("pk"), mrr=Sum("mrr_base"), monetary=Sum("rfm__monetary"))
+    )
+    grid: dict[tuple[int, int], int] = {}
+    sums: dict[str, list] = {key: [0, ZERO, ZERO] for key in RfmSegment.values}
+    for cell in cells:
+        r, f = cell["rfm__r"], cell["rfm__f"]
+        grid[(r, f)] = cell["n"]
+        total = sums[segment_key(r, f)]
+        total[0] += cell["n"]
+        total[1] += cell["mrr"] or ZERO
+        total[2] += cell["monetary"] or ZERO
+    segments = [
+        SegmentTotal(key, label, sums[key][0], _cents(sums[key][1]), _cents(sums[key][2]))
+        for key, label in RfmSegment.choices
+    ]
+    return RfmBreakdown(segments=segments, grid=grid)
 
 
-def rfm_segment_totals_empty() -> list[SegmentTotal]:
-    """Every segment with nothing in it: the table's rows before anything is scored."""
-    return [SegmentTotal(key, label, 0, ZERO, ZERO) for key, label in RfmSegment.choices]
-
-
-def rfm_grid(*, accounts: QuerySet[Account], basis: str = "") -> dict[tuple[int, int], int]:
-    """Accounts per (R, F) score pair; pairs nobody has are left out (one query)."""
-    rows = _scores(accounts, basis).order_by().values("r", "f").annotate(n=Count("pk"))
-    return {(row["r"], row["f"]): row["n"] for row in rows}
+def rfm_breakdown_empty() -> RfmBreakdown:
+    """Every segment with nothing in it: the tables' rows before anything is scored."""
+    return RfmBreakdown(
+        segments=[SegmentTotal(key, label, 0, ZERO, ZERO) for key, label in RfmSegment.choices],
+        grid={},
+    )

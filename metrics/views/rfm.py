@@ -19,13 +19,7 @@ from metrics.filters import DashboardFilters
 from metrics.formulas import rfm_segment
 from metrics.models import AccountRfm, RfmBasis
 from metrics.rfm import rfm_computed_on
-from metrics.selectors.rfm import (
-    SegmentTotal,
-    rfm_grid,
-    rfm_run,
-    rfm_segment_totals,
-    rfm_segment_totals_empty,
-)
+from metrics.selectors.rfm import SegmentTotal, rfm_breakdown, rfm_breakdown_empty, rfm_run
 from metrics.tables import Chart, ChartTable, Link
 from metrics.views.common import FilterState, dashboard_filters, dashboard_response
 
@@ -155,16 +149,14 @@ def rfm_dashboard(request: HttpRequest) -> HttpResponse:
     currency = settings.TENURE_BASE_CURRENCY
     run = rfm_run()
     accounts = state.filters.restrict(Account.objects.all(), user=request.user)
-    if run.scored:
-        totals = rfm_segment_totals(accounts=accounts, basis=basis)
-        grid = rfm_grid(accounts=accounts, basis=basis)
-    else:
-        totals, grid = rfm_segment_totals_empty(), {}
+    breakdown = rfm_breakdown(accounts=accounts, basis=basis) if run.scored else None
+    breakdown = breakdown or rfm_breakdown_empty()
+    totals, grid = breakdown.segments, breakdown.grid
     if run.as_of is None:
         empty = NEVER_RUN
     elif not run.scored:
         empty = NOTHING_SCORED.format(day=run.as_of)
-    elif not any(t.accounts for t in totals):
+    elif not breakdown.scored:
         empty = NONE_MATCH
     else:
         empty = ""

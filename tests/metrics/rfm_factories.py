@@ -40,12 +40,32 @@ def paid(account: Account, *days: str, count: int = 1) -> None:
         usage(account, day, payment_succeeded=count)
 
 
+# A (R, F) pair inside each segment, for rows whose test does not care which.
+SEGMENT_CELL = {
+    "champions": (5, 5),
+    "loyal": (4, 5),
+    "potential_loyalist": (4, 3),
+    "new": (5, 1),
+    "promising": (4, 1),
+    "need_attention": (3, 3),
+    "about_to_sleep": (3, 1),
+    "at_risk": (2, 3),
+    "cant_lose_them": (1, 5),
+    "hibernating": (1, 1),
+}
+
+
 def store_rfm(account: Account, segment: str = "champions", **fields):
     """A stored score row and its run, as rfm_recompute would leave them (for page and filter
     tests)."""
     from django.utils import timezone
 
     from metrics.models import AccountRfm, RfmRun
+    from metrics.rfm import segment_key
+
+    r, f = SEGMENT_CELL[segment]
+    fields = {"r": r, "f": f} | fields
+    assert segment_key(fields["r"], fields["f"]) == segment, "scores outside the segment"
 
     values = {
         "basis": "paying",
@@ -53,8 +73,6 @@ def store_rfm(account: Account, segment: str = "champions", **fields):
         "recency_days": 14,
         "frequency": 12,
         "monetary": Decimal("1200.00"),
-        "r": 5,
-        "f": 5,
         "m": 4,
         "as_of": dt.date(2026, 6, 15),
         "computed_at": timezone.now(),
