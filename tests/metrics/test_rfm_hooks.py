@@ -177,3 +177,26 @@ def test_the_task_with_nothing_to_score_does_nothing():
     make_account()
     assert recompute_rfm.delay("2026-06-15").get() == 0
     assert not AccountRfm.objects.exists()
+
+
+def test_the_task_returns_early_while_another_run_holds_the_lock(monkeypatch):
+    from contextlib import contextmanager
+
+    import metrics.tasks
+
+    @contextmanager
+    def held_elsewhere(name):
+        yield False
+
+    monkeypatch.setattr(metrics.tasks, "single_run", held_elsewhere)
+    account = make_account()
+    paid(account, "2026-06-01")
+    assert recompute_rfm.delay("2026-06-15").get() is None
+    assert not AccountRfm.objects.exists()
+
+
+def test_the_segment_editor_offers_the_rfm_segment_field(csm_client):
+    response = csm_client.get("/customers/segments/new/")
+    assert response.status_code == 200
+    assert 'value="rfm_segment"' in response.text
+    assert "RFM segment" in response.text

@@ -146,3 +146,18 @@ def test_every_pair_of_scores_maps_to_a_stored_segment_key():
     assert {segment_key(r, f) for r in range(1, 6) for f in range(1, 6)} == set(
         SEGMENT_KEYS.values()
     )
+
+
+def test_a_run_that_fails_mid_way_leaves_the_previous_scores_untouched(book, monkeypatch):
+    from django.db import DatabaseError
+
+    from metrics import rfm
+    from metrics.models import RfmRun
+
+    rfm_recompute(today=TODAY)
+    before = sorted(AccountRfm.objects.values_list("account_id", "segment", "as_of"))
+    monkeypatch.setattr(rfm, "_statement", lambda: "INSERT INTO no_such_table VALUES (1)")
+    with pytest.raises(DatabaseError):
+        rfm_recompute(today=dt.date(2026, 7, 1))  # its DELETE ran, then the INSERT failed
+    assert sorted(AccountRfm.objects.values_list("account_id", "segment", "as_of")) == before
+    assert list(RfmRun.objects.values_list("as_of", flat=True)) == [TODAY]
