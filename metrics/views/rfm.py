@@ -149,8 +149,10 @@ def rfm_dashboard(request: HttpRequest) -> HttpResponse:
     currency = settings.TENURE_BASE_CURRENCY
     run = rfm_run()
     accounts = state.filters.restrict(Account.objects.all(), user=request.user)
-    breakdown = rfm_breakdown(accounts=accounts, basis=basis) if run.scored else None
-    breakdown = breakdown or rfm_breakdown_empty()
+    if run.scored:
+        breakdown = rfm_breakdown(accounts=accounts, basis=basis)
+    else:
+        breakdown = rfm_breakdown_empty()
     totals, grid = breakdown.segments, breakdown.grid
     if run.as_of is None:
         empty = NEVER_RUN
