@@ -178,7 +178,7 @@ class PortfolioFilterForm(forms.Form):
         self._registered = {f.portfolio_param: f for f in portfolio_fields()}
         for param, segment_field in self._registered.items():
             self.fields[param] = forms.ChoiceField(
-                label=segment_field.label,
+                label=segment_field.portfolio_label or segment_field.label,
                 required=False,
                 choices=[("", "Any"), *segment_field.choices],
             )

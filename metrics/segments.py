@@ -36,6 +36,7 @@ RFM_SEGMENT = SegmentField(
     choices=(*RfmSegment.choices, (NOT_SCORED, "Not scored")),
     order=60,
     portfolio_param="rfm",
+    portfolio_label="RFM",
 )
 
 

@@ -86,6 +86,7 @@ class SegmentField:
     # When set (choice fields only), the portfolio also offers the field as a filter under this
     # query parameter: ``?<param>=<choice>`` lists the accounts the rule "equals <choice>" would.
     portfolio_param: str = ""
+    portfolio_label: str = ""  # the filter's label there (short, like "Health"); else ``label``
 
 
 _FIELDS: dict[str, SegmentField] = {}

@@ -45,7 +45,7 @@ def test_a_csm_reads_the_rfm_dashboard_and_opens_a_segments_accounts(page, login
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("Ace Corp")
     expect(rows.nth(1)).to_contain_text("Best Ltd")
-    expect(page.get_by_label("RFM segment")).to_have_value("champions")
+    expect(page.get_by_label("RFM", exact=True)).to_have_value("champions")
 
     rows.nth(0).get_by_role("link", name="Ace Corp").click()
     section = page.locator("#rfm")

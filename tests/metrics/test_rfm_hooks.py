@@ -117,7 +117,7 @@ def test_the_rfm_filter_stays_in_the_canonical_url_and_the_export(csm_client):
 def test_an_unknown_rfm_segment_in_the_url_gets_a_message_not_a_500(csm_client):
     response = csm_client.get("/customers/", {"rfm": "<b>best</b>"})
     assert response.status_code == 400
-    assert "RFM segment" in response.text
+    assert "RFM: Select a valid choice." in response.text
     assert "<b>best</b>" not in response.text
 
 
