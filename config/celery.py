@@ -82,6 +82,13 @@ app.conf.beat_schedule = {
         "schedule": 60,
         "options": {"expires": 55},
     },
+    # Every account's RFM scores, replaced in one transaction; a second run the same day
+    # returns at once, and a missed night is made up by the next one.
+    "metrics-recompute-rfm": {
+        "task": "metrics.tasks.recompute_rfm",
+        "schedule": DAY,
+        "options": {"expires": 6 * HOUR},
+    },
     "surveys-send-due-invitations": {
         "task": "surveys.tasks.send_due_invitations",
         "schedule": 60,

@@ -11,11 +11,14 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import QueryDict
+from django.utils import timezone
 
 from core.parsing import ascii_int
 from customers.models import LifecycleStage, Segment
 from customers.segments import (
+    EQUALS,
     GT,
     GTE,
     LT,
@@ -29,6 +32,7 @@ from customers.segments import (
     SegmentField,
     SegmentRulesError,
     field_get,
+    portfolio_fields,
     rules_q,
 )
 from customers.segments import fields as segment_fields
@@ -170,6 +174,18 @@ class PortfolioFilterForm(forms.Form):
         for name in ("mrr_min", "mrr_max"):
             self.fields[name].widget.attrs.update({"inputmode": "decimal", "step": "any"})
         self.initial["owner"] = self.default_owner
+        # Filters registered by apps above customers (e.g. metrics' ?rfm=): one select each.
+        self._registered = {f.portfolio_param: f for f in portfolio_fields()}
+        for param, segment_field in self._registered.items():
+            self.fields[param] = forms.ChoiceField(
+                label=segment_field.portfolio_label or segment_field.label,
+                required=False,
+                choices=[("", "Any"), *segment_field.choices],
+            )
+
+    def registered_filters(self) -> list[forms.BoundField]:
+        """The registered filters' widgets, for the template."""
+        return [self[param] for param in self._registered]
 
     def clean_segment(self) -> str:
         """The chosen segment's rules, read by the one parser; rules stored before a field
@@ -208,14 +224,24 @@ class PortfolioFilterForm(forms.Form):
             q=data.get("q") or "",
             health=data.get("health") or "",
             segment_q=self.segment_q,
+            registered_q=self._registered_q(),
             sort=data["sort"],
         )
+
+    def _registered_q(self) -> Q | None:
+        q = None
+        for param, segment_field in self._registered.items():
+            value = self.cleaned_data.get(param)
+            if value:
+                one = segment_field.compile(EQUALS, value, now=timezone.now())
+                q = one if q is None else q & one
+        return q
 
     def canonical_params(self) -> QueryDict:
         """The filters as a tidy query string: empty values and the default sort left out,
         the owner always kept so a shared link shows the same book."""
         params = QueryDict(mutable=True)
-        for name in self.PARAMS:
+        for name in (*self.PARAMS[:-1], *self._registered, self.PARAMS[-1]):
             value = self.cleaned_data.get(name)
             if value in (None, "") or (name == "sort" and value == DEFAULT_SORT):
                 continue

@@ -98,6 +98,8 @@ class PortfolioFilters:
     health: str = ""
     # The chosen saved segment's rules, compiled (customers.segments.rules_q) by the form.
     segment_q: Q | None = field(default=None, compare=False)
+    # Filters that apps above customers contribute (segment fields with a portfolio_param).
+    registered_q: Q | None = field(default=None, compare=False)
     sort: str = DEFAULT_SORT
 
 
@@ -151,6 +153,8 @@ def portfolio_accounts(
         qs = qs.filter(health_band=filters.health)
     if filters.segment_q is not None:
         qs = qs.filter(filters.segment_q)
+    if filters.registered_q is not None:
+        qs = qs.filter(filters.registered_q)
 
     open_tickets = (
         Ticket.objects.filter(account=OuterRef("pk"), status=TicketStatus.OPEN)

@@ -191,3 +191,26 @@ def projection_figure(
         yaxis={"title": {"text": "% still paying"}, "range": [0, 105]},
         xaxis={"title": {"text": "months since start"}},
     )
+
+
+def rfm_grid_figure(counts: Sequence[Sequence[int]], segments: Sequence[Sequence[str]]) -> dict:
+    """The classic R × F grid: rows R 5 (top) to 1, columns F 1 to 5, each cell's colour its
+    number of accounts and its label the segment it belongs to."""
+    return _figure(
+        [
+            {
+                "type": "heatmap",
+                "z": [list(row) for row in counts],
+                "x": [f"F{f}" for f in range(1, 6)],
+                "y": [f"R{r}" for r in range(5, 0, -1)],
+                "text": [list(row) for row in segments],
+                "texttemplate": "%{text}<br>%{z}",
+                "hovertemplate": "%{y} %{x}: %{z} accounts (%{text})<extra></extra>",
+                "colorscale": "Blues",
+                "showscale": False,
+            }
+        ],
+        xaxis={"title": {"text": "Frequency score"}, "side": "top", "type": "category"},
+        yaxis={"title": {"text": "Recency score"}, "type": "category"},
+        height=420,
+    )

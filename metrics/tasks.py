@@ -1,8 +1,10 @@
 """Background jobs for metrics: keep the monthly revenue facts in step with the revenue
-history. Both are idempotent (a rebuild rewrites the same rows) and safe to kill (a rebuild
+history, and recompute the RFM scores nightly. All are idempotent (a rebuild rewrites the same rows) and safe to kill (a rebuild
 is one transaction)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from celery import shared_task
 from django.core.cache import cache
@@ -10,6 +12,7 @@ from django.db import OperationalError
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from core.db import single_run
 from customers.models import RevenueChange
 from metrics.services import account_months_rebuild
 
@@ -55,3 +58,19 @@ def rebuild_account_months_if_changed() -> int | None:
     written = account_months_rebuild()
     cache.set(FINGERPRINT_KEY, fingerprint, FINGERPRINT_SECONDS)
     return written
+
+
+@shared_task(**RETRY)
+def recompute_rfm(day: str | None = None, force: bool = False) -> int | None:
+    """Beat, nightly: every account's RFM scores for the day. Returns how many accounts were
+    scored, or None when there was nothing to do: the day's scores are already stored (a beat
+    that fired twice, a worker restart) or another run holds the lock."""
+    from metrics.rfm import rfm_computed_on, rfm_recompute
+
+    today = dt.date.fromisoformat(day) if day else timezone.localdate()
+    if not force and rfm_computed_on() == today:
+        return None
+    with single_run("metrics.recompute_rfm") as held:
+        if not held:
+            return None
+        return rfm_recompute(today=today)

@@ -3,6 +3,7 @@ from django.urls import path
 from metrics.views.overview import overview
 from metrics.views.retention import retention
 from metrics.views.revenue import movement_accounts_page, revenue
+from metrics.views.rfm import account_rfm, rfm_dashboard
 
 app_name = "metrics"
 
@@ -15,4 +16,6 @@ urlpatterns = [
         name="movement_accounts",
     ),
     path("retention/", retention, name="retention"),
+    path("rfm/", rfm_dashboard, name="rfm"),
+    path("accounts/<int:pk>/rfm/", account_rfm, name="account_rfm"),
 ]

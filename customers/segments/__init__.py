@@ -19,6 +19,7 @@ from customers.segments.fields import (
     SegmentField,
     field_get,
     fields,
+    portfolio_fields,
     register_builtin_fields,
     register_field,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "field_get",
     "fields",
     "match_clean",
+    "portfolio_fields",
     "register_field",
     "rule_describe",
     "rules_clean",

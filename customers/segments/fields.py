@@ -83,6 +83,10 @@ class SegmentField:
     minimum: int | None = None
     maximum: int | None = None
     order: int = 100
+    # When set (choice fields only), the portfolio also offers the field as a filter under this
+    # query parameter: ``?<param>=<choice>`` lists the accounts the rule "equals <choice>" would.
+    portfolio_param: str = ""
+    portfolio_label: str = ""  # the filter's label there (short, like "Health"); else ``label``
 
 
 _FIELDS: dict[str, SegmentField] = {}
@@ -97,6 +101,11 @@ def fields() -> list[SegmentField]:
     """Registered fields in the order the pages list them (traits are not among them: any
     ``traits.<key>`` is a field, see :func:`trait_field`)."""
     return sorted(_FIELDS.values(), key=lambda f: (f.order, f.key))
+
+
+def portfolio_fields() -> list[SegmentField]:
+    """The registered fields the portfolio offers as filters of their own."""
+    return [f for f in fields() if f.portfolio_param and f.kind == CHOICE]
 
 
 def field_get(key: str) -> SegmentField | None:

@@ -30,6 +30,7 @@ APP_SEEDERS: list[str] = [
     "demo.health.seed_segments",
     "demo.loyalty.seed_loyalty",
     "demo.metrics.seed_metrics",
+    "demo.rfm.seed_rfm",
 ]
 
 
