@@ -2,11 +2,12 @@
 before some of its points expire, in each contact's language, with a fresh link to the
 customer page and the customer-success unsubscribe link.
 
-Each lot is warned about on exactly one day, the day its expiry is N days away, so a daily
-run warns once; a second run on the same day is held back by a marker in the cache (a rerun
-after the cache was lost could warn twice that day: a durable "warned" mark on the lot would
-close that, see the report). Contacts who unsubscribed from customer-success emails, and
-contacts without an address, are skipped.
+Each lot is warned about when its expiry is N days away. Who is to be warned is written
+first as ``ExpiryWarning`` rows (unique per contact and expiry day), then the unsent rows are
+sent and stamped in one transaction under row locks: a rerun, a second worker or a lost cache
+never warns twice, and a send that failed (SMTP down, worker killed) is retried by the next
+daily run while the expiry is still ahead. Contacts who unsubscribed from customer-success
+emails, and contacts without an address, are skipped.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
 from django.db.models import Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -27,11 +28,11 @@ from customers.models import Contact
 from health.models import EmailOptOut
 from health.playbooks import unsubscribe_token
 from loyalty.links import link_create
-from loyalty.models import LotState, LoyaltyProgram, Member
+from loyalty.models import ExpiryWarning, LotState, LoyaltyProgram, Member
 from surveys.emails import absolute_url
 from surveys.texts import LANGUAGES
 
-SENT_MARK_SECONDS = 2 * 24 * 3600
+SEND_BATCH = 500  # warnings sent (and stamped) per transaction
 
 
 @dataclass(frozen=True)
@@ -115,31 +116,62 @@ def expiry_warnings_send(*, now: dt.datetime | None = None, mail=None) -> int:
     program = LoyaltyProgram.current()
     if not program.enabled or not program.expiry_warning_days:
         return 0
-    day = now.astimezone(dt.UTC).date() + dt.timedelta(days=program.expiry_warning_days)
+    today = now.astimezone(dt.UTC).date()
+    day = today + dt.timedelta(days=program.expiry_warning_days)
     due = expiring_on(day)
-    if not due:
-        return 0
-    by_account = {item.account_id: item for item in due}
-    opted_out = set(EmailOptOut.objects.values_list("contact_id", flat=True))
-    contacts = (
-        Contact.objects.filter(account_id__in=list(by_account))
-        .exclude(email="")
-        .select_related("account")
-        .order_by("account_id", "pk")
-    )
-    messages = []
-    for contact in contacts:
-        if contact.pk in opted_out:
-            continue
-        if not cache.add(f"loyalty:expiry-warned:{contact.pk}:{day}", 1, SENT_MARK_SECONDS):
-            continue
-        _, token = link_create(contact=contact, now=now)
-        page_url = absolute_url(reverse("loyalty:public", args=[token]))
-        messages.append(
-            warning_message(
-                contact, by_account[contact.account_id], program=program, page_url=page_url
-            )
+    if due:
+        by_account = {item.account_id: item for item in due}
+        contacts = (
+            Contact.objects.filter(account_id__in=list(by_account))
+            .exclude(email="")
+            .exclude(pk__in=EmailOptOut.objects.values("contact_id"))
+            .values_list("pk", "account_id")
         )
-    if messages:
+        ExpiryWarning.objects.bulk_create(
+            [
+                ExpiryWarning(
+                    contact_id=contact_id,
+                    member_id=by_account[account_id].member_id,
+                    expires_on=day,
+                    points=by_account[account_id].points,
+                    created_at=now,
+                )
+                for contact_id, account_id in contacts
+            ],
+            ignore_conflicts=True,  # already recorded by an earlier run: never twice
+        )
+    sent = 0
+    while batch_sent := _send_batch(now=now, today=today, program=program, mail=mail):
+        sent += batch_sent
+    return sent
+
+
+def _send_batch(*, now: dt.datetime, today: dt.date, program: LoyaltyProgram, mail) -> int:
+    """Send up to SEND_BATCH unsent warnings whose expiry is still ahead and stamp them, in
+    one transaction: if the send raises, nothing is stamped and the next run tries again."""
+    with transaction.atomic():
+        pending = list(
+            ExpiryWarning.objects.filter(sent_at__isnull=True, expires_on__gt=today)
+            .exclude(contact__in=EmailOptOut.objects.values("contact_id"))
+            .select_related("contact__account")
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("pk")[:SEND_BATCH]
+        )
+        if not pending:
+            return 0
+        messages = []
+        for warning in pending:
+            _, token = link_create(contact=warning.contact, now=now)
+            page_url = absolute_url(reverse("loyalty:public", args=[token]))
+            item = Expiring(
+                member_id=warning.member_id,
+                account_id=warning.contact.account_id,
+                points=warning.points,
+                expires_at=dt.datetime.combine(warning.expires_on, dt.time.min, tzinfo=dt.UTC),
+            )
+            messages.append(
+                warning_message(warning.contact, item, program=program, page_url=page_url)
+            )
         (mail or get_connection()).send_messages(messages)
-    return len(messages)
+        ExpiryWarning.objects.filter(pk__in=[w.pk for w in pending]).update(sent_at=now)
+    return len(pending)

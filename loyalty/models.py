@@ -664,3 +664,36 @@ class LoyaltyLink(models.Model):
 
     def __str__(self) -> str:
         return f"Loyalty link for {self.contact}"
+
+
+class ExpiryWarning(models.Model):
+    """One contact warned (or to be warned) about an account's points expiring on one day.
+
+    The row is the durable "warned" mark: it is written before the email goes out and stamped
+    ``sent_at`` in the same transaction as the send, so a rerun on the same day (or after the
+    cache was lost, or a worker died) never warns twice, and a send that failed is tried again
+    by the next run while the expiry is still ahead."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    expires_on = models.DateField(help_text="The UTC day the points expire.")
+    points = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "expires_on"], name="loyalty_expiry_warning_once"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_on"],
+                condition=models.Q(sent_at__isnull=True),
+                name="loyalty_expiry_warning_unsent",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} — {self.points} points expiring {self.expires_on}"

@@ -10,7 +10,7 @@ from django.core import mail
 
 from health.models import EmailOptOut
 from loyalty.earning_emails import expiry_warnings_send
-from loyalty.models import Lot, LoyaltyLink, LoyaltyProgram
+from loyalty.models import ExpiryWarning, Lot, LoyaltyLink, LoyaltyProgram
 from loyalty.services import award
 from tests.customers.factories import make_account, make_contact
 
@@ -66,3 +66,39 @@ def test_a_contact_who_unsubscribed_is_not_warned(expiring):
 
     assert expiry_warnings_send(now=expires_at - dt.timedelta(days=days)) == 0
     assert mail.outbox == []
+
+
+class _BrokenMail:
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("SMTP server down")
+
+
+def test_a_warning_whose_send_failed_is_sent_by_the_next_run_and_only_once(expiring):
+    account, expires_at = expiring
+    make_contact(account, email="sam@example.com")
+    days = LoyaltyProgram.current().expiry_warning_days
+    day = expires_at - dt.timedelta(days=days)
+
+    with pytest.raises(ConnectionRefusedError):
+        expiry_warnings_send(now=day, mail=_BrokenMail())
+    warning = ExpiryWarning.objects.get()
+    assert warning.sent_at is None and warning.points == 120
+
+    # The next day's run still owes it (the expiry is ahead), and sends it once.
+    assert expiry_warnings_send(now=day + dt.timedelta(days=1)) == 1
+    assert expiry_warnings_send(now=day + dt.timedelta(days=1)) == 0
+    assert len(mail.outbox) == 1
+    assert ExpiryWarning.objects.get().sent_at == day + dt.timedelta(days=1)
+
+
+def test_the_warned_mark_is_in_the_database_so_a_cleared_cache_never_warns_twice(expiring):
+    from django.core.cache import cache
+
+    account, expires_at = expiring
+    make_contact(account, email="sam@example.com")
+    day = expires_at - dt.timedelta(days=LoyaltyProgram.current().expiry_warning_days)
+
+    assert expiry_warnings_send(now=day) == 1
+    cache.clear()
+    assert expiry_warnings_send(now=day) == 0
+    assert len(mail.outbox) == 1
