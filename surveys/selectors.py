@@ -35,6 +35,7 @@ from surveys.models import (
     SurveyKind,
     Tag,
 )
+from surveys.periods import Window
 
 SCORED_KINDS = (SurveyKind.NPS, SurveyKind.CSAT, SurveyKind.CES)
 PERIOD_DAYS = {"30": 30, "90": 90, "365": 365}
@@ -102,13 +103,14 @@ def responses_filtered(
     filters: ResponseFilters,
     now: dt.datetime | None = None,
     for_scores: bool = False,
+    window: tuple[dt.datetime | None, dt.datetime | None] | None = None,
 ) -> QuerySet[Response]:
     """The survey's responses narrowed by the filters. ``for_scores`` leaves out the filters
     that only make sense for the comments list (category, "with a comment", search): a score
-    of the detractors alone would always be −100."""
+    of the detractors alone would always be −100. ``window`` replaces the period's."""
     now = now or timezone.now()
     qs = Response.objects.filter(survey=survey).filter(_account_q(filters, "account"))
-    start, end = filters.window(now)
+    start, end = window if window is not None else filters.window(now)
     if start:
         qs = qs.filter(created_at__gte=start)
     if end:
@@ -328,6 +330,40 @@ def survey_response_rate(
         qs = qs.filter(sent_at__lt=end)
     row = qs.order_by().aggregate(sent=Count("pk"), answered=Count("response"))
     return ResponseRate(sent=row["sent"], answered=row["answered"])
+
+
+def _window_q(window: Window) -> Q:
+    return Q(created_at__gte=window.start, created_at__lt=window.end)
+
+
+def survey_score_change(
+    *, survey: Survey, filters: ResponseFilters, current: Window, previous: Window
+) -> metrics.ScoreChange | None:
+    """NPS, CSAT or CES of two periods and whether it moved beyond noise (None for CLI and
+    CSI, which have no comparison yet). One query: each score value counted per period."""
+    if survey.kind not in SCORED_KINDS:
+        return None
+    low, high = SCALES[survey.kind]
+    q_current, q_previous = _window_q(current), _window_q(previous)
+    aggs: dict = {}
+    for prefix, q in (("a_", q_current), ("b_", q_previous)):
+        aggs[f"{prefix}n"] = Count("pk", filter=q)
+        for value in range(low, high + 1):
+            aggs[f"{prefix}v{value}"] = Count("pk", filter=q & Q(score=value))
+    row = (
+        responses_filtered(survey=survey, filters=filters, for_scores=True, window=(None, None))
+        .filter(q_current | q_previous)
+        .order_by()
+        .aggregate(**aggs)
+    )
+    scores = []
+    for prefix, window in (("a_", current), ("b_", previous)):
+        own = {name[len(prefix) :]: value for name, value in row.items() if name.startswith(prefix)}
+        summary = _summarise(survey.kind, [], own)
+        scores.append(
+            metrics.PeriodScore(window.label, summary.responses, summary.score, summary.margin)
+        )
+    return metrics.score_change(current=scores[0], previous=scores[1])
 
 
 def survey_comments(
