@@ -99,7 +99,7 @@ def test_the_rate_is_what_the_old_join_counted():
     for days_ago in (2, 20):
         make_invitation(survey, make_contact(), days_ago=days_ago)
     make_answer(survey, 5, days_ago=40)
-    manual_invitation, token = make_link(survey, trigger=Invitation.Trigger.MANUAL)
+    _manual, token = make_link(survey, trigger=Invitation.Trigger.MANUAL)
     services.response_submit(token=token, data={"score": "7"}, with_score=True, with_comment=False)
     rate = selectors.survey_response_rate(survey=survey, filters=ResponseFilters(period="30"))
     assert (rate.sent, rate.answered) == (6, 4)
