@@ -1,7 +1,7 @@
 from django.urls import path
 
-from metrics import views
+from metrics.views.overview import overview
 
 app_name = "metrics"
 
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [path("", overview, name="index")]

@@ -1,3 +1,5 @@
+"""The home page: the CSM's day."""
+
 import datetime as dt
 
 from django.http import HttpRequest, HttpResponse
@@ -49,7 +51,3 @@ def home(request: HttpRequest) -> HttpResponse:
         "snooze_choices": SnoozeForm.base_fields["days"].choices,
     }
     return render(request, "metrics/home.html", context)
-
-
-def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "metrics/index.html", {"figures": home_figures(user=request.user)})

@@ -47,3 +47,26 @@ def home_figures(*, user) -> HomeFigures:
         renewals_90d=row["renewals"],
         arpa=(mrr / paying).quantize(Decimal("0.01")) if paying else None,
     )
+
+
+@dataclass(frozen=True)
+class PlanMrr:
+    plan: str
+    paying: int
+    mrr: Decimal
+
+
+def mrr_by_plan_today(*, accounts) -> list[PlanMrr]:
+    """Paying accounts and their MRR (base currency) per plan, largest first: one grouped
+    query over ``accounts`` (already restricted to what the user may see and the filters)."""
+    rows = (
+        accounts.filter(mrr_base__gt=0)
+        .order_by()
+        .values("plan")
+        .annotate(paying=Count("id"), mrr=Sum("mrr_base"))
+    )
+    result = [
+        PlanMrr(row["plan"], row["paying"], Decimal(str(row["mrr"])).quantize(Decimal("0.01")))
+        for row in rows
+    ]
+    return sorted(result, key=lambda r: (-r.mrr, r.plan))
