@@ -16,14 +16,12 @@ from urllib.parse import urlencode
 
 from django.db.models import (
     Count,
+    F,
     IntegerField,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
     Sum,
-    Value,
 )
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Coalesce, TruncMonth
@@ -354,6 +352,29 @@ def _window_q(window: Window) -> Q:
     return Q(created_at__gte=window.start, created_at__lt=window.end)
 
 
+def _two_window_aggregates(kind: str, current: Window, previous: Window) -> dict:
+    """Count per score value inside each of two periods (prefixes ``a_`` and ``b_``)."""
+    low, high = SCALES[kind]
+    aggs: dict = {}
+    for prefix, window in (("a_", current), ("b_", previous)):
+        q = _window_q(window)
+        aggs[f"{prefix}n"] = Count("pk", filter=q)
+        for value in range(low, high + 1):
+            aggs[f"{prefix}v{value}"] = Count("pk", filter=q & Q(score=value))
+    return aggs
+
+
+def _change_of(kind: str, row: dict, current: Window, previous: Window) -> metrics.ScoreChange:
+    scores = []
+    for prefix, window in (("a_", current), ("b_", previous)):
+        own = {name[len(prefix) :]: value for name, value in row.items() if name.startswith(prefix)}
+        summary = _summarise(kind, [], own)
+        scores.append(
+            metrics.PeriodScore(window.label, summary.responses, summary.score, summary.margin)
+        )
+    return metrics.score_change(current=scores[0], previous=scores[1])
+
+
 def survey_score_change(
     *, survey: Survey, filters: ResponseFilters, current: Window, previous: Window
 ) -> metrics.ScoreChange | None:
@@ -361,27 +382,65 @@ def survey_score_change(
     CSI, which have no comparison yet). One query: each score value counted per period."""
     if survey.kind not in SCORED_KINDS:
         return None
-    low, high = SCALES[survey.kind]
-    q_current, q_previous = _window_q(current), _window_q(previous)
-    aggs: dict = {}
-    for prefix, q in (("a_", q_current), ("b_", q_previous)):
-        aggs[f"{prefix}n"] = Count("pk", filter=q)
-        for value in range(low, high + 1):
-            aggs[f"{prefix}v{value}"] = Count("pk", filter=q & Q(score=value))
     row = (
         responses_filtered(survey=survey, filters=filters, for_scores=True, window=(None, None))
-        .filter(q_current | q_previous)
+        .filter(_window_q(current) | _window_q(previous))
         .order_by()
-        .aggregate(**aggs)
+        .aggregate(**_two_window_aggregates(survey.kind, current, previous))
     )
-    scores = []
-    for prefix, window in (("a_", current), ("b_", previous)):
-        own = {name[len(prefix) :]: value for name, value in row.items() if name.startswith(prefix)}
-        summary = _summarise(survey.kind, [], own)
-        scores.append(
-            metrics.PeriodScore(window.label, summary.responses, summary.score, summary.margin)
+    return _change_of(survey.kind, row, current, previous)
+
+
+def _scored_responses(accounts: QuerySet[Account] | None) -> QuerySet[Response]:
+    qs = Response.objects.filter(survey__kind__in=SCORED_KINDS)
+    return qs if accounts is None else qs.filter(account__in=accounts.values("pk"))
+
+
+def scored_trends(
+    *, start: dt.datetime, end: dt.datetime, accounts: QuerySet[Account] | None = None
+) -> dict[str, list[TrendPoint]]:
+    """NPS, CSAT and CES per calendar month (UTC) over every survey of each kind, answers in
+    [start, end), from ``accounts`` (None: every account). One grouped query: the three kinds
+    share the 0–10 range of values, so one set of counts serves them all."""
+    rows = (
+        _scored_responses(accounts)
+        .filter(created_at__gte=start, created_at__lt=end)
+        .annotate(kind=F("survey__kind"), month=TruncMonth("created_at", tzinfo=dt.UTC))
+        .order_by()
+        .values("kind", "month")
+        .annotate(**_aggregates(SurveyKind.NPS, []))
+        .order_by("kind", "month")
+    )
+    trends: dict[str, list[TrendPoint]] = {kind: [] for kind in SCORED_KINDS}
+    for row in rows:
+        summary = _summarise(row["kind"], [], row)
+        month = row["month"]
+        trends[row["kind"]].append(
+            TrendPoint(
+                month=month.date() if isinstance(month, dt.datetime) else month,
+                responses=summary.responses,
+                score=summary.score,
+                margin=summary.margin,
+            )
         )
-    return metrics.score_change(current=scores[0], previous=scores[1])
+    return trends
+
+
+def scored_changes(
+    *, current: Window, previous: Window, accounts: QuerySet[Account] | None = None
+) -> dict[str, metrics.ScoreChange]:
+    """Each of NPS, CSAT and CES (every survey of the kind) in two periods and its verdict.
+    One grouped query."""
+    rows = {
+        row["kind"]: row
+        for row in _scored_responses(accounts)
+        .filter(_window_q(current) | _window_q(previous))
+        .annotate(kind=F("survey__kind"))
+        .order_by()
+        .values("kind")
+        .annotate(**_two_window_aggregates(SurveyKind.NPS, current, previous))
+    }
+    return {kind: _change_of(kind, rows.get(kind, {}), current, previous) for kind in SCORED_KINDS}
 
 
 def survey_comments(
@@ -568,114 +627,3 @@ def account_timeline(account: Account, *, limit: int = 50) -> list[TimelineItem]
                 )
             )
     return items
-
-
-# --- satisfaction ↔ churn ------------------------------------------------------------------
-
-NO_ANSWER = "no_answer"
-NO_ANSWER_LABEL = "No answer"
-
-
-@dataclass(frozen=True)
-class ChurnByGroup:
-    """Accounts paying at the period's start whose latest answer falls in one group, and how
-    many of them churned during the period."""
-
-    key: str  # promoter / passive / detractor, satisfied / neutral / unsatisfied, no_answer
-    label: str
-    accounts: int
-    churned: int
-
-    @property
-    def rate(self) -> Decimal | None:
-        return metrics.churn_rate(accounts=self.accounts, churned=self.churned)
-
-
-@dataclass(frozen=True)
-class SatisfactionChurn:
-    start: dt.datetime
-    end: dt.datetime
-    accounts: int  # paying at the start
-    churned: int  # of those, churned in [start, end)
-    nps: list[ChurnByGroup]
-    csat: list[ChurnByGroup]
-
-    @property
-    def rate(self) -> Decimal | None:
-        return metrics.churn_rate(accounts=self.accounts, churned=self.churned)
-
-    @property
-    def answered(self) -> bool:
-        """Any account at risk had an NPS or CSAT answer to group it by."""
-        return any(g.accounts for g in [*self.nps, *self.csat] if g.key != NO_ANSWER)
-
-
-def _latest_score(kind: str, end: dt.datetime):
-    """The score of an account's latest answer of ``kind`` given before it churned and
-    before the period's end (what it said before it left, not after)."""
-    return Subquery(
-        Response.objects.filter(
-            account=OuterRef("pk"),
-            survey__kind=kind,
-            score__isnull=False,
-            created_at__lt=end,
-        )
-        .filter(created_at__lt=Coalesce(OuterRef("churned_at"), Value(end)))
-        .order_by("-created_at", "-id")
-        .values("score")[:1]
-    )
-
-
-def satisfaction_churn(
-    *, start: dt.datetime, end: dt.datetime, accounts: QuerySet[Account] | None = None
-) -> SatisfactionChurn:
-    """Churn rate by latest NPS category and by latest CSAT band (docs/domain/
-    satisfaction-churn.md). At risk: accounts paying at ``start`` (first paid before it, not
-    churned before it). Churned: ``churned_at`` in [start, end). Grouped by the latest answer
-    each account gave before it churned (or before ``end``). One aggregate query over the
-    accounts, each latest answer a correlated subquery on the (account, created_at) index."""
-    base = accounts if accounts is not None else Account.objects.all()
-    at_risk = base.filter(first_paid_at__lt=start).filter(
-        Q(churned_at__isnull=True) | Q(churned_at__gte=start)
-    )
-    churned = Q(churned_at__gte=start, churned_at__lt=end)
-    aggs: dict = {"n": Count("pk"), "churned": Count("pk", filter=churned)}
-    groups: dict[str, list[tuple[str, str, Q]]] = {}
-    for kind in (SurveyKind.NPS, SurveyKind.CSAT):
-        column = f"latest_{kind}"
-        groups[kind] = [
-            (
-                name,
-                metrics.CATEGORY_LABELS[kind][name],
-                Q(**{f"{column}__gte": low, f"{column}__lte": high}),
-            )
-            for name, (low, high) in metrics.CATEGORIES[kind].items()
-        ] + [(NO_ANSWER, NO_ANSWER_LABEL, Q(**{f"{column}__isnull": True}))]
-        for name, _label, q in groups[kind]:
-            aggs[f"{kind}_{name}_n"] = Count("pk", filter=q)
-            aggs[f"{kind}_{name}_churned"] = Count("pk", filter=q & churned)
-    row = (
-        at_risk.annotate(
-            latest_nps=_latest_score(SurveyKind.NPS, end),
-            latest_csat=_latest_score(SurveyKind.CSAT, end),
-        )
-        .order_by()
-        .aggregate(**aggs)
-    )
-
-    def grouped(kind: str) -> list[ChurnByGroup]:
-        return [
-            ChurnByGroup(
-                name, label, row[f"{kind}_{name}_n"] or 0, row[f"{kind}_{name}_churned"] or 0
-            )
-            for name, label, _q in groups[kind]
-        ]
-
-    return SatisfactionChurn(
-        start=start,
-        end=end,
-        accounts=row["n"] or 0,
-        churned=row["churned"] or 0,
-        nps=grouped(SurveyKind.NPS),
-        csat=grouped(SurveyKind.CSAT),
-    )
