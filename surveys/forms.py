@@ -8,7 +8,7 @@ import datetime as dt
 from django import forms
 
 from customers.models import LifecycleStage
-from surveys import metrics
+from surveys import metrics, periods
 from surveys.models import Survey, Tag
 from surveys.selectors import DEFAULT_PERIOD, ResponseFilters
 from surveys.services import FOLLOW_UP_NOTE_MAX_LENGTH, TAG_NAME_MAX_LENGTH
@@ -72,6 +72,22 @@ class ResponseFilterForm(forms.Form):
     )
     q = forms.CharField(required=False, max_length=200, label="Search comments and accounts")
     show = forms.ChoiceField(required=False, choices=SHOW_CHOICES)
+    # "Did it really move?": two named periods (a month, quarter or year); empty = the page's
+    # period against the one before it.
+    compare = forms.CharField(
+        required=False,
+        max_length=20,
+        label="Compare",
+        help_text=periods.PERIOD_FORMAT_HELP,
+        widget=forms.TextInput(attrs={"placeholder": "2026-Q4", "size": 8}),
+    )
+    against = forms.CharField(
+        required=False,
+        max_length=20,
+        label="against",
+        help_text=periods.PERIOD_FORMAT_HELP,
+        widget=forms.TextInput(attrs={"placeholder": "2026-Q3", "size": 8}),
+    )
 
     def __init__(self, data=None, *, survey: Survey, plans: list[str]):
         if data is not None:
@@ -90,6 +106,42 @@ class ResponseFilterForm(forms.Form):
         self.fields["category"].label = "Category"
         self.has_categories = bool(categories)
         self.fields["plan"].choices = [("", "Any plan"), *((p, p) for p in plans)]
+
+    def _clean_period(self, name: str) -> periods.Window | None:
+        text = self.cleaned_data.get(name) or ""
+        if not text.strip():
+            return None
+        try:
+            return periods.period_parse(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean_compare(self) -> periods.Window | None:
+        return self._clean_period("compare")
+
+    def clean_against(self) -> periods.Window | None:
+        return self._clean_period("against")
+
+    def comparison(
+        self, filters: ResponseFilters, now: dt.datetime
+    ) -> tuple[periods.Window, periods.Window] | str:
+        """The two periods to compare, or why there are none. By default the page's own period
+        against the one of the same length before it; ``compare`` alone is set against the
+        period before it."""
+        data = getattr(self, "cleaned_data", {})
+        current, previous = data.get("compare"), data.get("against")
+        if current is None:
+            start, end = filters.window(now)
+            if start is None:
+                return (
+                    "“All time” has no period before it to compare with: pick a period, or "
+                    "name two below."
+                )
+            end = end or now
+            current = periods.days(start, end)
+        if previous is None:
+            previous = periods.period_before(current)
+        return current, previous
 
     def clean(self):
         cleaned = super().clean()

@@ -434,3 +434,73 @@ def respondent_score(kind: str, score: int | None, answers: Mapping | None) -> D
     if kind == CSI:
         return csi([answers], list(answers)).score
     return None
+
+
+# --- did a score really move? (two periods) ------------------------------------------------
+
+SIGNIFICANT = "significant"
+WITHIN_NOISE = "within noise"
+
+
+@dataclass(frozen=True)
+class PeriodScore:
+    """One period's headline score as the results show it: the answers behind it, the score
+    and its 95 % margin (both already rounded, as shown)."""
+
+    label: str
+    responses: int
+    score: Decimal | None
+    margin: Decimal | None
+
+
+@dataclass(frozen=True)
+class ScoreChange:
+    current: PeriodScore
+    previous: PeriodScore
+    difference: Decimal | None  # current − previous, points, one decimal
+    margin: Decimal | None  # 95 % margin of the difference, one decimal
+    verdict: str | None  # SIGNIFICANT, WITHIN_NOISE, or None with a reason
+    reason: str = ""  # why there is no verdict
+
+
+def score_change(*, current: PeriodScore, previous: PeriodScore) -> ScoreChange:
+    """Whether a score moved between two periods beyond what sampling alone explains
+    (DESIGN §2: every score carries its 95 % margin, so a reader can tell change from noise).
+
+    The two periods' answers are independent samples, so the variance of the difference is the
+    sum of their variances: margin = sqrt(m₁² + m₂²). The move is *significant* when
+    |difference| is strictly greater than that margin, *within noise* otherwise. Both inputs
+    are the rounded figures the page shows, so the verdict agrees with what a reader can check.
+    A period with no answers has no score, hence no difference and no verdict: the reason
+    names the period.
+    """
+    empty = [p.label for p in (current, previous) if not p.responses or p.score is None]
+    if empty:
+        return ScoreChange(
+            current, previous, None, None, None, reason=f"No answers in {' or '.join(empty)}."
+        )
+    if current.margin is None or previous.margin is None:
+        return ScoreChange(
+            current, previous, None, None, None, reason="A margin of error is missing."
+        )
+    difference = current.score - previous.score
+    with localcontext() as ctx:
+        ctx.prec = 40
+        margin = (current.margin**2 + previous.margin**2).sqrt()
+    margin = margin.quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP)
+    verdict = SIGNIFICANT if abs(difference) > margin else WITHIN_NOISE
+    return ScoreChange(
+        current,
+        previous,
+        difference.quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP),
+        margin,
+        verdict,
+    )
+
+
+def churn_rate(*, accounts: int, churned: int) -> Decimal | None:
+    """Churned accounts as a percent of the accounts at risk, one decimal; None without any
+    (a rate of nobody is not 0 %)."""
+    if not accounts:
+        return None
+    return _decimal(Fraction(100 * churned, accounts), ONE_DECIMAL)

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.db.models import Count, IntegerField, Prefetch, Q, QuerySet, Sum
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Coalesce, TruncMonth
 from django.db.models.lookups import Exact, IsNull
@@ -35,6 +43,7 @@ from surveys.models import (
     SurveyKind,
     Tag,
 )
+from surveys.periods import Window
 
 SCORED_KINDS = (SurveyKind.NPS, SurveyKind.CSAT, SurveyKind.CES)
 PERIOD_DAYS = {"30": 30, "90": 90, "365": 365}
@@ -102,13 +111,14 @@ def responses_filtered(
     filters: ResponseFilters,
     now: dt.datetime | None = None,
     for_scores: bool = False,
+    window: tuple[dt.datetime | None, dt.datetime | None] | None = None,
 ) -> QuerySet[Response]:
     """The survey's responses narrowed by the filters. ``for_scores`` leaves out the filters
     that only make sense for the comments list (category, "with a comment", search): a score
-    of the detractors alone would always be −100."""
+    of the detractors alone would always be −100. ``window`` replaces the period's."""
     now = now or timezone.now()
     qs = Response.objects.filter(survey=survey).filter(_account_q(filters, "account"))
-    start, end = filters.window(now)
+    start, end = window if window is not None else filters.window(now)
     if start:
         qs = qs.filter(created_at__gte=start)
     if end:
@@ -314,20 +324,123 @@ def survey_response_rate(
     """Of the invitations sent in the period (to the filtered accounts), the share answered.
     Counting answers to the invitations sent, not answers arriving in the period, keeps the
     rate at or below 100 % at the period's edges. Manual links (an admin trying the survey
-    with ``survey_link``) were never emailed, so they are not part of it."""
+    with ``survey_link``) were never emailed, so they are not part of it.
+
+    Two index-only counts, neither a join of invitations to answers: "sent" off the covering index
+    (survey, sent_at) INCLUDE (trigger); "answered" off (survey, invitation_sent_at), the copy
+    of the invitation's sent_at each answer carries (empty for manual links)."""
     now = now or timezone.now()
-    qs = (
-        Invitation.objects.filter(survey=survey, sent_at__isnull=False)
-        .exclude(trigger=Invitation.Trigger.MANUAL)
-        .filter(_account_q(filters, "contact__account"))
-    )
     start, end = filters.window(now)
+    sent = Invitation.objects.filter(survey=survey, sent_at__isnull=False).exclude(
+        trigger=Invitation.Trigger.MANUAL
+    )
+    answered = Response.objects.filter(survey=survey, invitation_sent_at__isnull=False)
     if start:
-        qs = qs.filter(sent_at__gte=start)
+        sent = sent.filter(sent_at__gte=start)
+        answered = answered.filter(invitation_sent_at__gte=start)
     if end:
-        qs = qs.filter(sent_at__lt=end)
-    row = qs.order_by().aggregate(sent=Count("pk"), answered=Count("response"))
-    return ResponseRate(sent=row["sent"], answered=row["answered"])
+        sent = sent.filter(sent_at__lt=end)
+        answered = answered.filter(invitation_sent_at__lt=end)
+    account_q = _account_q(filters, "account")
+    if account_q:
+        sent = sent.filter(_account_q(filters, "contact__account"))
+        answered = answered.filter(account_q)
+    return ResponseRate(sent=sent.count(), answered=answered.count())
+
+
+def _window_q(window: Window) -> Q:
+    return Q(created_at__gte=window.start, created_at__lt=window.end)
+
+
+def _two_window_aggregates(kind: str, current: Window, previous: Window) -> dict:
+    """Count per score value inside each of two periods (prefixes ``a_`` and ``b_``)."""
+    low, high = SCALES[kind]
+    aggs: dict = {}
+    for prefix, window in (("a_", current), ("b_", previous)):
+        q = _window_q(window)
+        aggs[f"{prefix}n"] = Count("pk", filter=q)
+        for value in range(low, high + 1):
+            aggs[f"{prefix}v{value}"] = Count("pk", filter=q & Q(score=value))
+    return aggs
+
+
+def _change_of(kind: str, row: dict, current: Window, previous: Window) -> metrics.ScoreChange:
+    scores = []
+    for prefix, window in (("a_", current), ("b_", previous)):
+        own = {name[len(prefix) :]: value for name, value in row.items() if name.startswith(prefix)}
+        summary = _summarise(kind, [], own)
+        scores.append(
+            metrics.PeriodScore(window.label, summary.responses, summary.score, summary.margin)
+        )
+    return metrics.score_change(current=scores[0], previous=scores[1])
+
+
+def survey_score_change(
+    *, survey: Survey, filters: ResponseFilters, current: Window, previous: Window
+) -> metrics.ScoreChange | None:
+    """NPS, CSAT or CES of two periods and whether it moved beyond noise (None for CLI and
+    CSI, which have no comparison yet). One query: each score value counted per period."""
+    if survey.kind not in SCORED_KINDS:
+        return None
+    row = (
+        responses_filtered(survey=survey, filters=filters, for_scores=True, window=(None, None))
+        .filter(_window_q(current) | _window_q(previous))
+        .order_by()
+        .aggregate(**_two_window_aggregates(survey.kind, current, previous))
+    )
+    return _change_of(survey.kind, row, current, previous)
+
+
+def _scored_responses(accounts: QuerySet[Account] | None) -> QuerySet[Response]:
+    qs = Response.objects.filter(survey__kind__in=SCORED_KINDS)
+    return qs if accounts is None else qs.filter(account__in=accounts.values("pk"))
+
+
+def scored_trends(
+    *, start: dt.datetime, end: dt.datetime, accounts: QuerySet[Account] | None = None
+) -> dict[str, list[TrendPoint]]:
+    """NPS, CSAT and CES per calendar month (UTC) over every survey of each kind, answers in
+    [start, end), from ``accounts`` (None: every account). One grouped query: the three kinds
+    share the 0–10 range of values, so one set of counts serves them all."""
+    rows = (
+        _scored_responses(accounts)
+        .filter(created_at__gte=start, created_at__lt=end)
+        .annotate(kind=F("survey__kind"), month=TruncMonth("created_at", tzinfo=dt.UTC))
+        .order_by()
+        .values("kind", "month")
+        .annotate(**_aggregates(SurveyKind.NPS, []))
+        .order_by("kind", "month")
+    )
+    trends: dict[str, list[TrendPoint]] = {kind: [] for kind in SCORED_KINDS}
+    for row in rows:
+        summary = _summarise(row["kind"], [], row)
+        month = row["month"]
+        trends[row["kind"]].append(
+            TrendPoint(
+                month=month.date() if isinstance(month, dt.datetime) else month,
+                responses=summary.responses,
+                score=summary.score,
+                margin=summary.margin,
+            )
+        )
+    return trends
+
+
+def scored_changes(
+    *, current: Window, previous: Window, accounts: QuerySet[Account] | None = None
+) -> dict[str, metrics.ScoreChange]:
+    """Each of NPS, CSAT and CES (every survey of the kind) in two periods and its verdict.
+    One grouped query."""
+    rows = {
+        row["kind"]: row
+        for row in _scored_responses(accounts)
+        .filter(_window_q(current) | _window_q(previous))
+        .annotate(kind=F("survey__kind"))
+        .order_by()
+        .values("kind")
+        .annotate(**_two_window_aggregates(SurveyKind.NPS, current, previous))
+    }
+    return {kind: _change_of(kind, rows.get(kind, {}), current, previous) for kind in SCORED_KINDS}
 
 
 def survey_comments(

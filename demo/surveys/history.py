@@ -116,6 +116,7 @@ RESPONSE_COLUMNS = [
     "created_at",
     "updated_at",
     "to_announce",
+    "invitation_sent_at",
 ]
 RESPONSE_TAG_COLUMNS = ["response_id", "tag_id"]
 FOLLOW_UP_COLUMNS = [
@@ -631,7 +632,7 @@ class _History:
                 responses.append(
                     (response_id, invitation_id, ask.pk, person.pk, person.account_id, score,
                      json.dumps(answers) if answers else "{}", comment, person.locale, at, at,
-                     nothing)
+                     nothing, sent_at)
                 )  # fmt: skip
                 if comment:
                     response_tags.extend((response_id, t) for t in self._tag_ids(comment))

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from core import db
@@ -143,6 +144,7 @@ class _Link:
     ask_follow_up: bool
     csi_criteria: list
     response_id: int | None
+    sent_at: dt.datetime | None  # when emailed; None for a manual link (copied to the answer)
 
 
 def _link_for_submit(*, digest: str, now: dt.datetime) -> _Link | None:
@@ -163,21 +165,31 @@ def _link_for_submit(*, digest: str, now: dt.datetime) -> _Link | None:
         "(i.expires_at IS NOT NULL AND i.expires_at <= %s), i.language, i.contact_id, "
         "c.account_id, i.survey_id, s.kind, s.is_active, "
         "(s.closes_at IS NOT NULL AND s.closes_at <= %s), s.ask_follow_up, s.csi_criteria, "
-        f"(SELECT r.id FROM {res} r WHERE r.invitation_id = i.id) "
+        f"(SELECT r.id FROM {res} r WHERE r.invitation_id = i.id), "
+        f"CASE WHEN i.{quote('trigger')} = %s THEN NULL ELSE i.sent_at END "
         f"FROM {inv} i INNER JOIN {con} c ON c.id = i.contact_id "
         f"INNER JOIN {srv} s ON s.id = i.survey_id "
         f"WHERE i.token_hash = %s OR i.reminder_token_hash = %s LIMIT 1{lock}"
     )
     at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [at, at, digest, digest])
+        cursor.execute(sql, [at, at, Invitation.Trigger.MANUAL, digest, digest])
         row = cursor.fetchone()
     if row is None:
         return None
     criteria = row[13]
     if isinstance(criteria, str):
         criteria = json.loads(criteria)
-    return _Link(*row[:13], criteria or [], row[14])
+    return _Link(*row[:13], criteria or [], row[14], _db_datetime(row[15]))
+
+
+def _db_datetime(value) -> dt.datetime | None:
+    """A datetime read by raw SQL: PostgreSQL hands back an aware datetime, SQLite the text
+    Django stored (UTC)."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    parsed = parse_datetime(value)
+    return parsed if parsed is None or timezone.is_aware(parsed) else parsed.replace(tzinfo=dt.UTC)
 
 
 def response_submit(
@@ -252,7 +264,8 @@ def _first_score_in_one_statement(*, digest: str, data, language, now) -> Submit
     # Only quoted table names from the models are interpolated; values go as parameters.
     sql = (
         "WITH link AS (SELECT i.id, i.survey_id, i.contact_id, c.account_id, i.language, "  # noqa: S608
-        "s.ask_follow_up "
+        "s.ask_follow_up, "
+        f"CASE WHEN i.{quote('trigger')} = %s THEN NULL ELSE i.sent_at END AS sent_at "
         f"FROM {inv} i INNER JOIN {con} c ON c.id = i.contact_id "
         f"INNER JOIN {srv} s ON s.id = i.survey_id "
         "WHERE (i.token_hash = %s OR i.reminder_token_hash = %s) AND i.revoked_at IS NULL "
@@ -260,10 +273,10 @@ def _first_score_in_one_statement(*, digest: str, data, language, now) -> Submit
         "AND (s.closes_at IS NULL OR s.closes_at > %s) AND s.kind = ANY(%s) "
         f"AND NOT EXISTS (SELECT 1 FROM {res} r WHERE r.invitation_id = i.id) LIMIT 1) "
         f"INSERT INTO {res} (invitation_id, survey_id, contact_id, account_id, score, answers, "
-        "comment, language, created_at, updated_at, to_announce) "
+        "comment, language, created_at, updated_at, to_announce, invitation_sent_at) "
         "SELECT id, survey_id, contact_id, account_id, %s, '{}', '', "
         "COALESCE(%s, NULLIF(language, ''), %s), "
-        "%s, %s, %s FROM link ON CONFLICT (invitation_id) DO NOTHING "
+        "%s, %s, %s, sent_at FROM link ON CONFLICT (invitation_id) DO NOTHING "
         "RETURNING id, language, (SELECT ask_follow_up FROM link)"
     )
     chosen = language if language in LANGUAGES else None
@@ -271,6 +284,7 @@ def _first_score_in_one_statement(*, digest: str, data, language, now) -> Submit
         cursor.execute(
             sql,
             [
+                Invitation.Trigger.MANUAL,
                 digest,
                 digest,
                 now,
@@ -329,6 +343,7 @@ def _response_submit(*, digest, data, with_score, with_comment, language, now) -
                     created_at=now,
                     updated_at=now,
                     to_announce=Response.Announce.CREATED,
+                    invitation_sent_at=link.sent_at,
                 )
             except IntegrityError as exc:
                 raise _SubmitRace from exc
@@ -343,6 +358,7 @@ def _response_submit(*, digest, data, with_score, with_comment, language, now) -
                 answer=answer,
                 language=language,
                 now=now,
+                invitation_sent_at=link.sent_at,
             )
             response = _response
     return Submitted(
@@ -447,11 +463,22 @@ def response_save(
             answer=answer,
             language=language,
             now=now,
+            invitation_sent_at=(
+                None if invitation.trigger == Invitation.Trigger.MANUAL else invitation.sent_at
+            ),
         )
 
 
 def _response_store(
-    *, invitation_id, survey_id, contact_id, account_id, answer: Answer, language: str, now
+    *,
+    invitation_id,
+    survey_id,
+    contact_id,
+    account_id,
+    answer: Answer,
+    language: str,
+    now,
+    invitation_sent_at: dt.datetime | None,
 ) -> tuple[Response, bool]:
     """Create or edit the one response of a locked invitation; announce it after commit.
 
@@ -476,6 +503,7 @@ def _response_store(
             created_at=now,
             updated_at=now,
             to_announce=Response.Announce.CREATED,
+            invitation_sent_at=invitation_sent_at,
         )
         created = True
     else:

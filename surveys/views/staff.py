@@ -99,6 +99,15 @@ def _results_context(request: HttpRequest, survey: Survey) -> tuple[dict[str, An
     account = None
     if filters.account_id:
         account = Account.objects.filter(pk=filters.account_id).only("pk", "name").first()
+    change, change_reason = None, ""
+    if survey.kind in selectors.SCORED_KINDS:
+        windows = form.comparison(filters, now)
+        if isinstance(windows, str):
+            change_reason = windows
+        else:
+            change = selectors.survey_score_change(
+                survey=survey, filters=filters, current=windows[0], previous=windows[1]
+            )
     criteria = getattr(summary.result, "criteria", None) or []
     labels = survey_texts(survey, "en").items if criteria else {}
     context = {
@@ -108,6 +117,8 @@ def _results_context(request: HttpRequest, survey: Survey) -> tuple[dict[str, An
         "form": form,
         "summary": summary,
         "trend": trend,
+        "change": change,
+        "change_reason": change_reason,
         "rate": selectors.survey_response_rate(survey=survey, filters=filters, now=now),
         "filter_account": account,
         "benchmark": metrics.BENCHMARKS.get(survey.kind, ""),

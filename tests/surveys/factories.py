@@ -103,4 +103,5 @@ def make_answer(
         language=person.locale or "en",  # an answer always has a language; a contact may not
         created_at=at,
         updated_at=at,
+        invitation_sent_at=inv.sent_at,  # as surveys.services.responses copies it
     )
