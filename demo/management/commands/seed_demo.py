@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 
 from customers.models import Account
 from demo.customers import DEFAULT_EVENTS_PER_ACCOUNT, demo_flush, demo_now, demo_seed
@@ -132,6 +132,12 @@ class Command(BaseCommand):
                 seeder(rng=random.Random(seed + k), now=now, stdout=self.stdout)
                 seconds = time.perf_counter() - seeder_started
                 self.stdout.write(f"  {path}: done in {seconds:.1f} s")
+        if connection.vendor == "postgresql":
+            # The app seeders bulk-load tables autovacuum has not seen yet: without fresh
+            # statistics the first dashboards plan a survey's 500k answers as a few thousand
+            # (measured: satisfaction ↔ churn over a minute at 100k accounts, 0.5 s after).
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         elapsed = time.perf_counter() - started
         self.stdout.write(
             self.style.SUCCESS(
