@@ -64,6 +64,6 @@ def test_a_period_before_anyone_paid_has_no_rate_and_no_answers():
     assert [g.rate for g in result.nps] == [None, None, None, None]
 
 
-def test_it_is_one_query_whatever_the_number_of_accounts(book, django_assert_num_queries):
-    with django_assert_num_queries(1):
+def test_it_is_two_queries_whatever_the_number_of_accounts(book, django_assert_num_queries):
+    with django_assert_num_queries(2):
         selectors.satisfaction_churn(start=START, end=END)
