@@ -6,24 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
-from django.db import OperationalError
 
 from core.iterables import batched
+from core.tasks import RETRY_TRANSIENT
 from customers.models import Account
 from health.services import CHUNK_SIZE, alerts_wake, health_recompute, health_recompute_dirty
 
-TRANSIENT_ERRORS = (OperationalError,)
-RETRY = {
-    "acks_late": True,
-    "autoretry_for": TRANSIENT_ERRORS,
-    "retry_backoff": True,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
-
-@shared_task(**RETRY)
+@shared_task(**RETRY_TRANSIENT)
 def recompute_health_all(day: str | None = None) -> int:
     """Beat, nightly: split every account into id ranges and queue one task per range, so
     several workers share the work. Returns how many ranges were queued."""
@@ -34,7 +24,7 @@ def recompute_health_all(day: str | None = None) -> int:
     return len(ranges)
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY_TRANSIENT)
 def recompute_health_range(first_id: int, last_id: int, day: str | None = None) -> int:
     """The day's snapshots of the accounts with ids in [first_id, last_id]; accounts deleted
     meanwhile are simply not there."""
@@ -43,7 +33,7 @@ def recompute_health_range(first_id: int, last_id: int, day: str | None = None) 
     )
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY_TRANSIENT)
 def recompute_health_dirty() -> int:
     """Score the accounts whose data changed (marked by the receivers), a batch at a time,
     until none is left. Queued a second after a change; beat runs it too, as a safety net and
@@ -59,13 +49,13 @@ def recompute_health_dirty() -> int:
     return total
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY_TRANSIENT)
 def wake_snoozed_alerts() -> int:
     """Beat, every five minutes: alerts whose snooze ended are open again."""
     return alerts_wake()
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY_TRANSIENT)
 def run_playbook_triggers() -> int:
     """Beat: start the plays whose triggers are found by looking (stage changes, churn,
     schedules). Idempotent: a cause starts its play once however often this runs."""
@@ -74,7 +64,7 @@ def run_playbook_triggers() -> int:
     return playbooks_sweep()
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY_TRANSIENT)
 def send_playbook_emails() -> int:
     """Beat, every minute: send the playbook emails that are due (the outbox)."""
     from health.playbooks import playbook_emails_send_due

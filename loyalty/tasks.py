@@ -5,22 +5,12 @@ does the remaining work and nothing twice)."""
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import OperationalError
 
+from core.tasks import RETRY_TRANSIENT
 from loyalty.services import lots_activate, lots_expire, tiers_recalculate
 
-TRANSIENT_ERRORS = (OperationalError,)  # includes a deadlock or a lost connection
-RETRY = {
-    "acks_late": True,
-    "autoretry_for": TRANSIENT_ERRORS,
-    "retry_backoff": True,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
-
-@shared_task(**RETRY)
+@shared_task(**RETRY_TRANSIENT)
 def run_nightly_ledger() -> dict[str, int]:
     """Activate the pending lots that are due, then expire the lapsed ones (activation first,
     so a lot both due and lapsed is expired, not left pending)."""
@@ -29,7 +19,7 @@ def run_nightly_ledger() -> dict[str, int]:
     return {"activated": activated, "expired": expired}
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY_TRANSIENT)
 def recalculate_tiers() -> int:
     """Every member's tier from its window points: upgrades, due downgrades, ended floors.
     Returns the number of tier changes written."""

@@ -8,23 +8,14 @@ import datetime as dt
 
 from celery import shared_task
 from django.core.cache import cache
-from django.db import OperationalError
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from core.db import single_run
+from core.tasks import RETRY_TRANSIENT
 from customers.models import RevenueChange
 from metrics.services import account_months_rebuild
 
-TRANSIENT_ERRORS = (OperationalError,)
-RETRY = {
-    "acks_late": True,
-    "autoretry_for": TRANSIENT_ERRORS,
-    "retry_backoff": True,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 FINGERPRINT_KEY = "metrics:facts-fingerprint"
 FINGERPRINT_SECONDS = 2 * 24 * 60 * 60
 
@@ -38,7 +29,7 @@ def revenue_fingerprint() -> str:
     return f"{row['n']}:{row['last']}"
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY_TRANSIENT)
 def rebuild_account_months() -> int:
     """Beat, nightly: rebuild every month's facts (heals anything a missed run left)."""
     fingerprint = revenue_fingerprint()
@@ -47,7 +38,7 @@ def rebuild_account_months() -> int:
     return written
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY_TRANSIENT)
 def rebuild_account_months_if_changed() -> int | None:
     """After revenue changes (debounced, see ``metrics.receivers``) and every few minutes on
     the beat: rebuild only when the revenue history differs from what the facts were built
@@ -60,7 +51,7 @@ def rebuild_account_months_if_changed() -> int | None:
     return written
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY_TRANSIENT)
 def recompute_rfm(day: str | None = None, force: bool = False) -> int | None:
     """Beat, nightly: every account's RFM scores for the day. Returns how many accounts were
     scored, or None when there was nothing to do: the day's scores are already stored (a beat
