@@ -288,6 +288,27 @@ class Reward(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def refusal(self, *, tier_threshold: int | None, taken: int, balance: int | None = None) -> str:
+        """Why a member may not request this reward now, or "" when it may: "inactive",
+        "tier" (``tier_threshold`` is the member's tier's, None without one), "limit"
+        (``taken`` = its redemptions of this reward, cancelled aside), "stock", "balance"
+        (skipped when ``balance`` is None). One rule for the catalogue pages and for
+        ``loyalty.services.redeem``, which checks the balance itself after settling lots.
+        Needs ``min_tier`` loaded."""
+        if not self.active:
+            return "inactive"
+        if self.min_tier_id is not None and (
+            tier_threshold is None or tier_threshold < self.min_tier.threshold
+        ):
+            return "tier"
+        if self.per_account_limit is not None and taken >= self.per_account_limit:
+            return "limit"
+        if self.stock is not None and self.stock <= 0:
+            return "stock"
+        if balance is not None and self.cost_points > balance:
+            return "balance"
+        return ""
+
 
 # ---------------------------------------------------------------------------------------------
 # Members and the ledger

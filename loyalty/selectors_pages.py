@@ -99,7 +99,7 @@ def rewards_for(member: Member | None, *, tiers: list[Tier]) -> list[dict]:
     requested now and, if not, why (tier, limit, stock, balance)."""
     balance = member.balance if member else 0
     rank = {t.pk: t.threshold for t in tiers}
-    held = rank.get(member.tier_id, -1) if member and member.tier_id else -1
+    held = rank.get(member.tier_id) if member and member.tier_id else None
     taken: dict[int, int] = {}
     if member is not None:
         taken = dict(
@@ -112,17 +112,7 @@ def rewards_for(member: Member | None, *, tiers: list[Tier]) -> list[dict]:
         )
     out = []
     for reward in Reward.objects.filter(active=True).select_related("min_tier"):
-        reason = ""
-        if reward.min_tier_id is not None and held < rank.get(reward.min_tier_id, 0):
-            reason = "tier"
-        elif reward.per_account_limit is not None and taken.get(reward.pk, 0) >= (
-            reward.per_account_limit
-        ):
-            reason = "limit"
-        elif reward.stock is not None and reward.stock <= 0:
-            reason = "stock"
-        elif reward.cost_points > balance:
-            reason = "balance"
+        reason = reward.refusal(tier_threshold=held, taken=taken.get(reward.pk, 0), balance=balance)
         out.append({"reward": reward, "available": not reason, "reason": reason})
     return out
 

@@ -80,23 +80,25 @@ def redeem(
             .select_related("min_tier")
             .get(pk=reward.pk)
         )
-        if not reward.active:
-            raise RewardUnavailable(f"{reward.name} is not available.")
-        if reward.min_tier_id is not None and (
-            member.tier is None or member.tier.threshold < reward.min_tier.threshold
-        ):
-            raise TierTooLow(f"{reward.name} needs the {reward.min_tier.name} tier.")
+        taken = 0
         if reward.per_account_limit is not None:
             taken = (
                 Redemption.objects.filter(member=member, reward=reward)
                 .exclude(state=RedemptionState.CANCELLED)
                 .count()
             )
-            if taken >= reward.per_account_limit:
-                raise LimitReached(
-                    f"{reward.name} can be redeemed {reward.per_account_limit} time(s) per account."
-                )
-        if reward.stock is not None and reward.stock <= 0:
+        refusal = reward.refusal(
+            tier_threshold=member.tier.threshold if member.tier else None, taken=taken
+        )
+        if refusal == "inactive":
+            raise RewardUnavailable(f"{reward.name} is not available.")
+        if refusal == "tier":
+            raise TierTooLow(f"{reward.name} needs the {reward.min_tier.name} tier.")
+        if refusal == "limit":
+            raise LimitReached(
+                f"{reward.name} can be redeemed {reward.per_account_limit} time(s) per account."
+            )
+        if refusal == "stock":
             raise OutOfStock(f"{reward.name} is out of stock.")
         ledger.settle(member, now)
         if member.balance < reward.cost_points:
