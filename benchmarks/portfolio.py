@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the project's packages, when run as a script
-from benchmarks.bench_db import admin_execute, with_db  # noqa: E402
+from benchmarks.bench_db import admin_execute, fresh_database  # noqa: E402
 
 BENCH_DB = "tenure_bench_portfolio"
 
@@ -144,15 +144,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
 
-    base_url = os.environ.get("DATABASE_URL", "")
-    if not base_url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a PostgreSQL server: the figure is about PostgreSQL.")
-    admin_execute(base_url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-    admin_execute(base_url, f"CREATE DATABASE {BENCH_DB}")
-    os.environ["DATABASE_URL"] = with_db(base_url, BENCH_DB)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production-use-xx")
+    base_url = fresh_database(BENCH_DB)
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     os.environ.setdefault("SECURE_COOKIES", "false")  # the test client speaks plain HTTP
     import django
