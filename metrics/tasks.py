@@ -32,7 +32,12 @@ def revenue_fingerprint() -> str:
 @shared_task(**RETRY_TRANSIENT)
 def rebuild_account_months() -> int:
     """Beat, nightly: rebuild every month's facts (heals anything a missed run left)."""
-    fingerprint = revenue_fingerprint()
+    return _rebuild(revenue_fingerprint())
+
+
+def _rebuild(fingerprint: str) -> int:
+    """Rebuild, then remember what from. The fingerprint is read before the rebuild: a
+    change landing during it makes the next check rebuild again, never skip."""
     written = account_months_rebuild()
     cache.set(FINGERPRINT_KEY, fingerprint, FINGERPRINT_SECONDS)
     return written
@@ -46,9 +51,7 @@ def rebuild_account_months_if_changed() -> int | None:
     fingerprint = revenue_fingerprint()
     if cache.get(FINGERPRINT_KEY) == fingerprint:
         return None
-    written = account_months_rebuild()
-    cache.set(FINGERPRINT_KEY, fingerprint, FINGERPRINT_SECONDS)
-    return written
+    return _rebuild(fingerprint)
 
 
 @shared_task(**RETRY_TRANSIENT)
