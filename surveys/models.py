@@ -349,6 +349,33 @@ class Response(models.Model):
         return f"{self.survey}: {self.score}"
 
 
+class ScoreDay(models.Model):
+    """How many answers to one survey gave one score on one UTC day. The score pages sum these
+    instead of reading every answer: a year of one NPS survey at 100k accounts is some 200k
+    answers, its days a few thousand rows (docs/domain/survey-metrics.md, "Reading scores").
+
+    Kept by database triggers on ``surveys_response`` (``surveys.score_days``), not by Python,
+    so every path that writes answers (the answer service, imports, bulk loads, fixtures, a
+    cascade) moves the counts in its own transaction and they cannot drift. On SQLite, a
+    migration that rebuilds the response table drops its triggers: such a migration must call
+    ``score_days.triggers_create`` after it (the tests fail while they are missing).
+    """
+
+    # The unique constraint's index (survey, day, score) serves the foreign key too.
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    score = models.SmallIntegerField()
+    answers = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "day", "score"], name="score_day_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id} {self.day}: {self.answers} × {self.score}"
+
+
 class ResponseEdit(models.Model):
     """What an answer was before each edit: respondents may change their mind, we keep both."""
 

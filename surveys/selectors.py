@@ -44,6 +44,7 @@ from surveys.models import (
     Tag,
 )
 from surveys.periods import Window
+from surveys.selectors_scores import Tally, histogram, histograms_by_month, score_tallies
 
 SCORED_KINDS = (SurveyKind.NPS, SurveyKind.CSAT, SurveyKind.CES)
 PERIOD_DAYS = {"30": 30, "90": 90, "365": 365}
@@ -291,19 +292,19 @@ def survey_trend(
         .annotate(**_aggregates(survey.kind, criteria))
         .order_by("month")
     )
-    points = []
-    for row in rows:
-        summary = _summarise(survey.kind, criteria, row)
-        month = row["month"]
-        points.append(
-            TrendPoint(
-                month=month.date() if isinstance(month, dt.datetime) else month,
-                responses=summary.responses,
-                score=summary.score,
-                margin=summary.margin,
-            )
-        )
-    return points
+    return [
+        _trend_point(survey.kind, row["month"], _summarise(survey.kind, criteria, row))
+        for row in rows
+    ]
+
+
+def _trend_point(kind: str, month: dt.date | dt.datetime, summary: Summary) -> TrendPoint:
+    return TrendPoint(
+        month=month.date() if isinstance(month, dt.datetime) else month,
+        responses=summary.responses,
+        score=summary.score,
+        margin=summary.margin,
+    )
 
 
 @dataclass(frozen=True)
@@ -364,14 +365,16 @@ def _two_window_aggregates(kind: str, current: Window, previous: Window) -> dict
     return aggs
 
 
+def _period_score(kind: str, window: Window, row: dict) -> metrics.PeriodScore:
+    summary = _summarise(kind, [], row)
+    return metrics.PeriodScore(window.label, summary.responses, summary.score, summary.margin)
+
+
 def _change_of(kind: str, row: dict, current: Window, previous: Window) -> metrics.ScoreChange:
     scores = []
     for prefix, window in (("a_", current), ("b_", previous)):
         own = {name[len(prefix) :]: value for name, value in row.items() if name.startswith(prefix)}
-        summary = _summarise(kind, [], own)
-        scores.append(
-            metrics.PeriodScore(window.label, summary.responses, summary.score, summary.margin)
-        )
+        scores.append(_period_score(kind, window, own))
     return metrics.score_change(current=scores[0], previous=scores[1])
 
 
@@ -413,15 +416,8 @@ def scored_trends(
     )
     trends: dict[str, list[TrendPoint]] = {kind: [] for kind in SCORED_KINDS}
     for row in rows:
-        summary = _summarise(row["kind"], [], row)
-        month = row["month"]
         trends[row["kind"]].append(
-            TrendPoint(
-                month=month.date() if isinstance(month, dt.datetime) else month,
-                responses=summary.responses,
-                score=summary.score,
-                margin=summary.margin,
-            )
+            _trend_point(row["kind"], row["month"], _summarise(row["kind"], [], row))
         )
     return trends
 
@@ -441,6 +437,118 @@ def scored_changes(
         .annotate(**_two_window_aggregates(SurveyKind.NPS, current, previous))
     }
     return {kind: _change_of(kind, rows.get(kind, {}), current, previous) for kind in SCORED_KINDS}
+
+
+# --- scores from the answers per day ------------------------------------------------------------
+
+
+def _counts_row(counts: dict[int, int]) -> dict:
+    """Answers per score in the shape of the aggregate rows ``_summarise`` reads."""
+    return {"n": sum(counts.values()), **{f"v{score}": n for score, n in counts.items()}}
+
+
+def _narrows_accounts(filters: ResponseFilters) -> bool:
+    """A filter the answers per day cannot apply (they know no account, plan, stage or tag)."""
+    return bool(filters.account_id or filters.plan or filters.stage or filters.tag is not None)
+
+
+def _tallied_score(kind: str, tallies: list[Tally], window: Window) -> metrics.PeriodScore:
+    counts = histogram(tallies, kind=kind, start=window.start, end=window.end)
+    return _period_score(kind, window, _counts_row(counts))
+
+
+def _tallied_trend(
+    kind: str, tallies: list[Tally], *, start: dt.datetime | None, end: dt.datetime | None
+) -> list[TrendPoint]:
+    months = histograms_by_month(tallies, kind=kind, start=start, end=end)
+    return [
+        _trend_point(kind, month, _summarise(kind, [], _counts_row(counts)))
+        for month, counts in months.items()
+    ]
+
+
+@dataclass(frozen=True)
+class SurveyScores:
+    """What a results page shows of the scores: the headline, the months, the comparison."""
+
+    summary: Summary
+    trend: list[TrendPoint]
+    change: metrics.ScoreChange | None
+
+
+def survey_scores(
+    *,
+    survey: Survey,
+    filters: ResponseFilters,
+    now: dt.datetime | None = None,
+    comparison: tuple[Window, Window] | None = None,
+) -> SurveyScores:
+    """The results page's summary, monthly trend and (NPS, CSAT, CES, given two windows) score
+    change. Unfiltered NPS, CSAT and CES read the answers per day (``selectors_scores``): one or
+    two small queries instead of three passes over a year of answers. Filtered pages, CLI and
+    CSI read the answers, three aggregate queries."""
+    now = now or timezone.now()
+    if survey.kind not in SCORED_KINDS or _narrows_accounts(filters):
+        change = None
+        if comparison is not None and survey.kind in SCORED_KINDS:
+            change = survey_score_change(
+                survey=survey, filters=filters, current=comparison[0], previous=comparison[1]
+            )
+        return SurveyScores(
+            survey_summary(survey=survey, filters=filters, now=now),
+            survey_trend(survey=survey, filters=filters, now=now),
+            change,
+        )
+    kind = survey.kind
+    start, end = filters.window(now)
+    windows = [(start, end), *((w.start, w.end) for w in comparison or ())]
+    starts, ends = [w[0] for w in windows], [w[1] for w in windows]
+    tallies = score_tallies(
+        surveys=Q(survey=survey),
+        start=None if None in starts else min(starts),
+        end=None if None in ends else max(ends),
+        edges=[bound for window in windows for bound in window if bound is not None],
+    )
+    summary = _summarise(kind, [], _counts_row(histogram(tallies, kind=kind, start=start, end=end)))
+    trend = _tallied_trend(kind, tallies, start=start, end=end)
+    change = None
+    if comparison is not None:
+        change = metrics.score_change(
+            current=_tallied_score(kind, tallies, comparison[0]),
+            previous=_tallied_score(kind, tallies, comparison[1]),
+        )
+    return SurveyScores(summary, trend, change)
+
+
+def scored_overview(
+    *, current: Window, previous: Window, accounts: QuerySet[Account] | None = None
+) -> tuple[dict[str, list[TrendPoint]], dict[str, metrics.ScoreChange]]:
+    """The Satisfaction dashboard's scores: NPS, CSAT and CES per month of ``current`` and each
+    kind's change against ``previous``. Every account (the default): one query on the answers
+    per day, already summed per month. Narrowed to ``accounts``: two queries on the answers."""
+    if accounts is not None:
+        return (
+            scored_trends(start=current.start, end=current.end, accounts=accounts),
+            scored_changes(current=current, previous=previous, accounts=accounts),
+        )
+    tallies = score_tallies(
+        surveys=Q(survey__kind__in=SCORED_KINDS),
+        start=min(current.start, previous.start),
+        end=max(current.end, previous.end),
+        edges=[current.start, current.end, previous.start, previous.end],
+    )
+    trends = {
+        kind: _tallied_trend(kind, tallies, start=current.start, end=current.end)
+        for kind in SCORED_KINDS
+    }
+    changes = {
+        kind: metrics.score_change(
+            current=_tallied_score(kind, tallies, current),
+            previous=_tallied_score(kind, tallies, previous),
+        )
+        for kind in SCORED_KINDS
+    }
+    return trends, changes
 
 
 def survey_comments(

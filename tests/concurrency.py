@@ -38,6 +38,6 @@ def run_together(*jobs: Callable[[], Any], timeout: float = 60) -> list[Any]:
         thread.start()
     for thread in threads:
         thread.join(timeout)
-    assert errors == []
+    assert errors == [], errors
     assert not any(thread.is_alive() for thread in threads), "a job did not finish in time"
     return results

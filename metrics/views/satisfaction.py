@@ -161,10 +161,7 @@ def satisfaction(request: HttpRequest) -> HttpResponse:
     # Every signed-in role reads the whole book: only narrow the answers when a filter does.
     answering = accounts if filters.narrows_accounts else None
     current, previous = period_windows(filters)
-    trends = survey_selectors.scored_trends(
-        start=current.start, end=current.end, accounts=answering
-    )
-    changes = survey_selectors.scored_changes(
+    trends, changes = survey_selectors.scored_overview(
         current=current, previous=previous, accounts=answering
     )
     churn = satisfaction_churn(start=current.start, end=current.end, accounts=accounts)

@@ -94,20 +94,18 @@ def _results_context(request: HttpRequest, survey: Survey) -> tuple[dict[str, An
     status = 200 if form.is_valid() else BAD_INPUT_STATUS
     filters = form.filters()
     now = timezone.now()
-    summary = selectors.survey_summary(survey=survey, filters=filters, now=now)
-    trend = selectors.survey_trend(survey=survey, filters=filters, now=now)
     account = None
     if filters.account_id:
         account = Account.objects.filter(pk=filters.account_id).only("pk", "name").first()
-    change, change_reason = None, ""
+    comparison, change_reason = None, ""
     if survey.kind in selectors.SCORED_KINDS:
         windows = form.comparison(filters, now)
         if isinstance(windows, str):
             change_reason = windows
         else:
-            change = selectors.survey_score_change(
-                survey=survey, filters=filters, current=windows[0], previous=windows[1]
-            )
+            comparison = windows
+    scores = selectors.survey_scores(survey=survey, filters=filters, now=now, comparison=comparison)
+    summary, trend, change = scores.summary, scores.trend, scores.change
     criteria = getattr(summary.result, "criteria", None) or []
     labels = survey_texts(survey, "en").items if criteria else {}
     context = {
