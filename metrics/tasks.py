@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.db import single_run
 from core.tasks import RETRY_TRANSIENT
 from customers.models import RevenueChange
+from metrics.selectors.cohorts import cohort_fits_warm
 from metrics.services import account_months_rebuild
 
 FINGERPRINT_KEY = "metrics:facts-fingerprint"
@@ -36,10 +37,12 @@ def rebuild_account_months() -> int:
 
 
 def _rebuild(fingerprint: str) -> int:
-    """Rebuild, then remember what from. The fingerprint is read before the rebuild: a
-    change landing during it makes the next check rebuild again, never skip."""
+    """Rebuild, remember what from, and fit the default cohorts so the Retention page's first
+    view finds them cached. The fingerprint is read before the rebuild: a change landing during
+    it makes the next check rebuild again, never skip."""
     written = account_months_rebuild()
     cache.set(FINGERPRINT_KEY, fingerprint, FINGERPRINT_SECONDS)
+    cohort_fits_warm()
     return written
 
 

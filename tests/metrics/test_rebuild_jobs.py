@@ -5,13 +5,17 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from config.celery import app
 from customers.models import Account
-from metrics import receivers
+from metrics import formulas, receivers
+from metrics.filters import add_months, default_filters
 from metrics.models import AccountMonth, PeriodFinance
+from metrics.selectors.cohorts import WHOLE_BOOK, cohorts
 from metrics.tasks import rebuild_account_months, rebuild_account_months_if_changed
 from tests.metrics.factories import at, pay
 
@@ -109,3 +113,28 @@ def test_the_rollup_refuses_a_second_row_for_the_same_month_cohort_plan_and_no_o
     RevenueMonth.objects.create(**key)
     with pytest.raises(IntegrityError), transaction.atomic():
         RevenueMonth.objects.create(**key)
+
+
+def test_the_rebuild_fits_the_default_cohorts_so_the_first_retention_view_fits_none(
+    monkeypatch,
+):
+    cache.clear()
+    start = add_months(default_filters().start, 1)
+    for i in range(6):  # a cohort of six, one lost each month after its second
+        account = Account.objects.create(external_id=f"c{i}", name=f"C{i}")
+        pay(account, "100", dt.datetime.combine(start, dt.time(12), tzinfo=dt.UTC))
+        lost = add_months(start, 2 + i)
+        if lost <= timezone.localdate():
+            pay(account, "0", dt.datetime.combine(lost, dt.time(12), tzinfo=dt.UTC))
+    rebuild_account_months()
+    fits = []
+    real_fit = formulas.fit_shifted_beta_geometric
+    monkeypatch.setattr(
+        formulas, "fit_shifted_beta_geometric", lambda s: fits.append(s) or real_fit(s)
+    )
+    (cohort,) = cohorts(filters=default_filters(), user=WHOLE_BOOK)
+    assert cohort.fit is not None
+    assert fits == []  # found in the cache the rebuild filled
+    cache.clear()
+    cohorts(filters=default_filters(), user=WHOLE_BOOK)
+    assert len(fits) == 1  # and without it, the page would have fitted it itself
