@@ -164,7 +164,7 @@ def satisfaction(request: HttpRequest) -> HttpResponse:
     trends, changes = survey_selectors.scored_overview(
         current=current, previous=previous, accounts=answering
     )
-    churn = satisfaction_churn(start=current.start, end=current.end, accounts=accounts)
+    churn = satisfaction_churn(start=current.start, end=current.end, accounts=answering)
     charts = {
         chart.key: chart
         for chart in (

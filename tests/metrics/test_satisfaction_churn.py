@@ -67,3 +67,12 @@ def test_a_period_before_anyone_paid_has_no_rate_and_no_answers():
 def test_it_is_two_queries_whatever_the_number_of_accounts(book, django_assert_num_queries):
     with django_assert_num_queries(2):
         selectors.satisfaction_churn(start=START, end=END)
+
+
+def test_every_account_reads_the_same_as_the_whole_book_passed_as_a_narrowing(book):
+    """The unnarrowed read tests the accounts on the answers' own join; passing every account
+    takes the semi-join path. Both must group the same accounts the same way."""
+    whole = selectors.satisfaction_churn(start=START, end=END)
+    narrowed = selectors.satisfaction_churn(start=START, end=END, accounts=Account.objects.all())
+    assert whole == narrowed
+    assert whole.answered
