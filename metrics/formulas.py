@@ -262,11 +262,16 @@ class SbgFit:
         return total
 
 
+# α and β outside this range are the optimiser running off to a degenerate limit, not a fit.
+SBG_PARAMETER_RANGE = (1e-6, 1e6)
+
+
 def fit_shifted_beta_geometric(survivors: Sequence[int]) -> SbgFit:
     """Fit α and β by maximum likelihood to a cohort's survivor counts: ``survivors[0]`` is
     the cohort's size and ``survivors[t]`` those still active after t periods. Those lost in
     period t contribute P(T = t); those still active after the last period are right-censored
     and contribute S(T), as in Fader & Hardie's papers."""
+    import numpy
     from scipy.optimize import minimize
     from scipy.special import betaln
 
@@ -287,11 +292,27 @@ def fit_shifted_beta_geometric(survivors: Sequence[int]) -> SbgFit:
         ll += counts[last] * (betaln(a, b + last) - base)
         return -ll
 
-    result = minimize(
-        negative_log_likelihood,
-        x0=[0.0, 0.0],
-        method="Nelder-Mead",
-        options={"xatol": 1e-9, "fatol": 1e-9, "maxiter": 20_000},
-    )
+    # A degenerate cohort overflows on the way (checked below); numpy would only warn.
+    with numpy.errstate(all="ignore"):
+        result = minimize(
+            negative_log_likelihood,
+            x0=[0.0, 0.0],
+            method="Nelder-Mead",
+            options={"xatol": 1e-9, "fatol": 1e-9, "maxiter": 20_000},
+        )
     alpha, beta = (math.exp(v) for v in result.x)
-    return SbgFit(alpha=alpha, beta=beta, log_likelihood=-float(result.fun))
+    log_likelihood = -float(result.fun)
+    # Churn only in the first period and never after drives α and β towards 0 (a cohort split
+    # into "leaves at once" and "never leaves"): no finite spread of churn fits it, and the
+    # optimiser ends on underflowed parameters with an infinite likelihood.
+    if not (
+        math.isfinite(log_likelihood)
+        and log_likelihood <= 0
+        and SBG_PARAMETER_RANGE[0] <= alpha <= SBG_PARAMETER_RANGE[1]
+        and SBG_PARAMETER_RANGE[0] <= beta <= SBG_PARAMETER_RANGE[1]
+    ):
+        raise ValueError(
+            "the fit did not converge: the few who left all left at once, too little to "
+            "estimate how churn spreads"
+        )
+    return SbgFit(alpha=alpha, beta=beta, log_likelihood=log_likelihood)

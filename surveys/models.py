@@ -337,6 +337,13 @@ class Response(models.Model):
             models.Index(
                 fields=["id"], condition=~Q(to_announce=0), name="response_to_announce_idx"
             ),
+            # The results page counts and pages the answers with a comment (its default view):
+            # about a third of them, found without visiting the rest.
+            models.Index(
+                fields=["survey", "created_at"],
+                condition=~Q(comment=""),
+                name="response_commented_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -242,6 +242,8 @@ def test_the_discounted_expected_lifetime_matches_its_closed_form():
         ([0, 0], "at least one later"),
         ([100, 120], "must not rise"),
         ([100, 100, 100], "no churn"),
+        # Two lost in the first month, none since (seen in a demo segment): α, β → 0.
+        ([1936, 1934, 1934, 1934], "did not converge"),
     ],
 )
 def test_survivor_counts_that_cannot_be_fitted_are_refused(survivors, message):
