@@ -262,8 +262,9 @@ class SbgFit:
         return total
 
 
-# α and β outside this range are the optimiser running off to a degenerate limit, not a fit.
-SBG_PARAMETER_RANGE = (1e-6, 1e6)
+# α or β below this is the optimiser running off to a degenerate limit, not a fit. (Both very
+# large is a legitimate limit: everyone churns with the same probability, a geometric model.)
+SBG_SMALLEST_PARAMETER = 1e-6
 
 
 def fit_shifted_beta_geometric(survivors: Sequence[int]) -> SbgFit:
@@ -308,8 +309,8 @@ def fit_shifted_beta_geometric(survivors: Sequence[int]) -> SbgFit:
     if not (
         math.isfinite(log_likelihood)
         and log_likelihood <= 0
-        and SBG_PARAMETER_RANGE[0] <= alpha <= SBG_PARAMETER_RANGE[1]
-        and SBG_PARAMETER_RANGE[0] <= beta <= SBG_PARAMETER_RANGE[1]
+        and alpha >= SBG_SMALLEST_PARAMETER
+        and beta >= SBG_SMALLEST_PARAMETER
     ):
         raise ValueError(
             "the fit did not converge: the few who left all left at once, too little to "
