@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 from django.db.models import (
     Count,
-    F,
     IntegerField,
     Prefetch,
     Q,
@@ -349,97 +348,7 @@ def survey_response_rate(
     return ResponseRate(sent=sent.count(), answered=answered.count())
 
 
-def _window_q(window: Window) -> Q:
-    return Q(created_at__gte=window.start, created_at__lt=window.end)
-
-
-def _two_window_aggregates(kind: str, current: Window, previous: Window) -> dict:
-    """Count per score value inside each of two periods (prefixes ``a_`` and ``b_``)."""
-    low, high = SCALES[kind]
-    aggs: dict = {}
-    for prefix, window in (("a_", current), ("b_", previous)):
-        q = _window_q(window)
-        aggs[f"{prefix}n"] = Count("pk", filter=q)
-        for value in range(low, high + 1):
-            aggs[f"{prefix}v{value}"] = Count("pk", filter=q & Q(score=value))
-    return aggs
-
-
-def _period_score(kind: str, window: Window, row: dict) -> metrics.PeriodScore:
-    summary = _summarise(kind, [], row)
-    return metrics.PeriodScore(window.label, summary.responses, summary.score, summary.margin)
-
-
-def _change_of(kind: str, row: dict, current: Window, previous: Window) -> metrics.ScoreChange:
-    scores = []
-    for prefix, window in (("a_", current), ("b_", previous)):
-        own = {name[len(prefix) :]: value for name, value in row.items() if name.startswith(prefix)}
-        scores.append(_period_score(kind, window, own))
-    return metrics.score_change(current=scores[0], previous=scores[1])
-
-
-def survey_score_change(
-    *, survey: Survey, filters: ResponseFilters, current: Window, previous: Window
-) -> metrics.ScoreChange | None:
-    """NPS, CSAT or CES of two periods and whether it moved beyond noise (None for CLI and
-    CSI, which have no comparison yet). One query: each score value counted per period."""
-    if survey.kind not in SCORED_KINDS:
-        return None
-    row = (
-        responses_filtered(survey=survey, filters=filters, for_scores=True, window=(None, None))
-        .filter(_window_q(current) | _window_q(previous))
-        .order_by()
-        .aggregate(**_two_window_aggregates(survey.kind, current, previous))
-    )
-    return _change_of(survey.kind, row, current, previous)
-
-
-def _scored_responses(accounts: QuerySet[Account] | None) -> QuerySet[Response]:
-    qs = Response.objects.filter(survey__kind__in=SCORED_KINDS)
-    return qs if accounts is None else qs.filter(account__in=accounts.values("pk"))
-
-
-def scored_trends(
-    *, start: dt.datetime, end: dt.datetime, accounts: QuerySet[Account] | None = None
-) -> dict[str, list[TrendPoint]]:
-    """NPS, CSAT and CES per calendar month (UTC) over every survey of each kind, answers in
-    [start, end), from ``accounts`` (None: every account). One grouped query: the three kinds
-    share the 0–10 range of values, so one set of counts serves them all."""
-    rows = (
-        _scored_responses(accounts)
-        .filter(created_at__gte=start, created_at__lt=end)
-        .annotate(kind=F("survey__kind"), month=TruncMonth("created_at", tzinfo=dt.UTC))
-        .order_by()
-        .values("kind", "month")
-        .annotate(**_aggregates(SurveyKind.NPS, []))
-        .order_by("kind", "month")
-    )
-    trends: dict[str, list[TrendPoint]] = {kind: [] for kind in SCORED_KINDS}
-    for row in rows:
-        trends[row["kind"]].append(
-            _trend_point(row["kind"], row["month"], _summarise(row["kind"], [], row))
-        )
-    return trends
-
-
-def scored_changes(
-    *, current: Window, previous: Window, accounts: QuerySet[Account] | None = None
-) -> dict[str, metrics.ScoreChange]:
-    """Each of NPS, CSAT and CES (every survey of the kind) in two periods and its verdict.
-    One grouped query."""
-    rows = {
-        row["kind"]: row
-        for row in _scored_responses(accounts)
-        .filter(_window_q(current) | _window_q(previous))
-        .annotate(kind=F("survey__kind"))
-        .order_by()
-        .values("kind")
-        .annotate(**_two_window_aggregates(SurveyKind.NPS, current, previous))
-    }
-    return {kind: _change_of(kind, rows.get(kind, {}), current, previous) for kind in SCORED_KINDS}
-
-
-# --- scores from the answers per day ------------------------------------------------------------
+# --- NPS, CSAT and CES counted once per page (selectors_scores) ----------------------------------
 
 
 def _counts_row(counts: dict[int, int]) -> dict:
@@ -447,14 +356,19 @@ def _counts_row(counts: dict[int, int]) -> dict:
     return {"n": sum(counts.values()), **{f"v{score}": n for score, n in counts.items()}}
 
 
-def _narrows_accounts(filters: ResponseFilters) -> bool:
-    """A filter the answers per day cannot apply (they know no account, plan, stage or tag)."""
-    return bool(filters.account_id or filters.plan or filters.stage or filters.tag is not None)
+def _answers_narrowing(filters: ResponseFilters) -> Q | None:
+    """The filters the answers per day cannot apply (they know no account, plan, stage or
+    tag), as a condition on the answers; None when there are none."""
+    narrowing = _account_q(filters, "account")
+    if filters.tag is not None:
+        narrowing &= Q(tags=filters.tag)
+    return narrowing or None
 
 
 def _tallied_score(kind: str, tallies: list[Tally], window: Window) -> metrics.PeriodScore:
     counts = histogram(tallies, kind=kind, start=window.start, end=window.end)
-    return _period_score(kind, window, _counts_row(counts))
+    summary = _summarise(kind, [], _counts_row(counts))
+    return metrics.PeriodScore(window.label, summary.responses, summary.score, summary.margin)
 
 
 def _tallied_trend(
@@ -484,20 +398,15 @@ def survey_scores(
     comparison: tuple[Window, Window] | None = None,
 ) -> SurveyScores:
     """The results page's summary, monthly trend and (NPS, CSAT, CES, given two windows) score
-    change. Unfiltered NPS, CSAT and CES read the answers per day (``selectors_scores``): one or
-    two small queries instead of three passes over a year of answers. Filtered pages, CLI and
-    CSI read the answers, three aggregate queries."""
+    change. NPS, CSAT and CES are counted once for all three (``selectors_scores``): unfiltered
+    off the answers per day, filtered in one pass over the narrowed answers. CLI and CSI,
+    whose scores are sums of items, read the answers: two aggregate queries, no comparison."""
     now = now or timezone.now()
-    if survey.kind not in SCORED_KINDS or _narrows_accounts(filters):
-        change = None
-        if comparison is not None and survey.kind in SCORED_KINDS:
-            change = survey_score_change(
-                survey=survey, filters=filters, current=comparison[0], previous=comparison[1]
-            )
+    if survey.kind not in SCORED_KINDS:
         return SurveyScores(
             survey_summary(survey=survey, filters=filters, now=now),
             survey_trend(survey=survey, filters=filters, now=now),
-            change,
+            None,
         )
     kind = survey.kind
     start, end = filters.window(now)
@@ -508,6 +417,7 @@ def survey_scores(
         start=None if None in starts else min(starts),
         end=None if None in ends else max(ends),
         edges=[bound for window in windows for bound in window if bound is not None],
+        narrowing=_answers_narrowing(filters),
     )
     summary = _summarise(kind, [], _counts_row(histogram(tallies, kind=kind, start=start, end=end)))
     trend = _tallied_trend(kind, tallies, start=start, end=end)
@@ -524,18 +434,14 @@ def scored_overview(
     *, current: Window, previous: Window, accounts: QuerySet[Account] | None = None
 ) -> tuple[dict[str, list[TrendPoint]], dict[str, metrics.ScoreChange]]:
     """The Satisfaction dashboard's scores: NPS, CSAT and CES per month of ``current`` and each
-    kind's change against ``previous``. Every account (the default): one query on the answers
-    per day, already summed per month. Narrowed to ``accounts``: two queries on the answers."""
-    if accounts is not None:
-        return (
-            scored_trends(start=current.start, end=current.end, accounts=accounts),
-            scored_changes(current=current, previous=previous, accounts=accounts),
-        )
+    kind's change against ``previous``. One query: every account off the answers per day,
+    already summed per month; narrowed to ``accounts``, one pass over their answers."""
     tallies = score_tallies(
         surveys=Q(survey__kind__in=SCORED_KINDS),
         start=min(current.start, previous.start),
         end=max(current.end, previous.end),
         edges=[current.start, current.end, previous.start, previous.end],
+        narrowing=None if accounts is None else Q(account__in=accounts.values("pk")),
     )
     trends = {
         kind: _tallied_trend(kind, tallies, start=current.start, end=current.end)

@@ -5,9 +5,10 @@ A year of one NPS survey at 100k accounts is some 200k answers; the same year is
 exact, not an approximation: the triggers keep ``ScoreDay`` equal to the answers
 (``surveys.score_days``), and a window edge that falls inside a day (the results page's "last
 365 days" starts at this minute a year ago) splits that day, whose answers are then read one by
-one, so every answer lands in the same windows and months as the answer-by-answer query puts
-it. Only scored kinds (NPS, CSAT, CES) and unnarrowed reads: the days know no account, plan or
-tag, so a filtered page reads the answers (``surveys.selectors``).
+one, so every answer lands in the same windows and months as an answer-by-answer query puts
+it. A page narrowed by account, plan, stage or tag (which the days do not know) gets the same
+counts grouped out of its answers: still one pass, where it used to take one per figure.
+Only NPS, CSAT and CES, whose scores are counts of one answer; CLI and CSI sum items.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import F, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncDate, TruncMonth
 
 from surveys.models import Response, ScoreDay
 
@@ -54,36 +55,60 @@ def score_tallies(
     start: dt.datetime | None,
     end: dt.datetime | None,
     edges: Iterable[dt.datetime] = (),
+    narrowing: Q | None = None,
 ) -> list[Tally]:
     """The scored answers of the surveys ``surveys`` selects (a ``Q`` on ``survey``), in
     [start, end) (None: unbounded), counted at a grain every edge can cut exactly: per month
     when ``start``, ``end`` and ``edges`` all fall on the first of a month, else per day, with
-    the answers of each day an edge splits listed one by one. One query, two with split days."""
+    the answers of each day an edge splits listed one by one. One query, two with split days.
+
+    ``narrowing`` (a ``Q`` on the answers: their account, plan, tag) is something the days do
+    not know: the same counts are then grouped out of the narrowed answers, still one pass
+    over them however many windows and months the page shows."""
     bounds = [_utc(e) for e in (start, end, *edges) if e is not None]
     split = sorted({e.date() for e in bounds if not _is_midnight(e)})
     monthly = not split and all(e.day == 1 for e in bounds)
-    days = ScoreDay.objects.filter(surveys).exclude(answers=0)
+    first = None
     if start is not None:
         first = _utc(start).date() + (ONE_DAY if not _is_midnight(start) else dt.timedelta())
-        days = days.filter(day__gte=first)
-    if end is not None:
-        days = days.filter(day__lt=_utc(end).date())
+    on_split_days = Q()
+    for day in split:
+        on_split_days |= Q(created_at__gte=_midnight(day), created_at__lt=_midnight(day) + ONE_DAY)
+    if narrowing is None:
+        days = ScoreDay.objects.filter(surveys).exclude(answers=0)
+        if first is not None:
+            days = days.filter(day__gte=first)
+        if end is not None:
+            days = days.filter(day__lt=_utc(end).date())
+        if split:
+            days = days.exclude(day__in=split)
+        at = TruncMonth("day") if monthly else F("day")
+        rows = (
+            days.annotate(kind=F("survey__kind"), at=at)
+            .values("kind", "at", "score")
+            .annotate(n=Sum("answers"))
+        )
+    else:
+        answers = Response.objects.filter(surveys, narrowing, score__isnull=False)
+        if first is not None:
+            answers = answers.filter(created_at__gte=_midnight(first))
+        if end is not None:
+            answers = answers.filter(created_at__lt=_midnight(_utc(end).date()))
+        if split:
+            answers = answers.exclude(on_split_days)
+        grain = TruncMonth if monthly else TruncDate
+        rows = (
+            answers.annotate(kind=F("survey__kind"), at=grain("created_at", tzinfo=dt.UTC))
+            .values("kind", "at", "score")
+            .annotate(n=Count("pk"))
+        )
+    tallies = [
+        Tally(r["kind"], _midnight(_day(r["at"])), r["score"], r["n"]) for r in rows.order_by()
+    ]
     if split:
-        days = days.exclude(day__in=split)
-    rows = (
-        days.annotate(kind=F("survey__kind"), at=TruncMonth("day") if monthly else F("day"))
-        .values("kind", "at", "score")
-        .annotate(n=Sum("answers"))
-        .order_by()
-    )
-    tallies = [Tally(r["kind"], _midnight(r["at"]), r["score"], r["n"]) for r in rows]
-    if split:
-        on_split_days = Q()
-        for day in split:
-            on_split_days |= Q(
-                created_at__gte=_midnight(day), created_at__lt=_midnight(day) + ONE_DAY
-            )
         answers = Response.objects.filter(surveys, on_split_days, score__isnull=False)
+        if narrowing is not None:
+            answers = answers.filter(narrowing)
         if start is not None:
             answers = answers.filter(created_at__gte=start)
         if end is not None:
@@ -93,6 +118,11 @@ def score_tallies(
         ):
             tallies.append(Tally(kind, _utc(at), score, 1))
     return tallies
+
+
+def _day(value: dt.date | dt.datetime) -> dt.date:
+    """A month or day as grouped: a date, or on some backends an aware datetime."""
+    return _utc(value).date() if isinstance(value, dt.datetime) else value
 
 
 def histogram(

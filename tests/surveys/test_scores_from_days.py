@@ -1,19 +1,22 @@
-"""Scores read from the answers per day equal the scores read answer by answer, to the answer:
-the same headline, months and comparison on the results page for every period, and the same
-trends and changes on the Satisfaction dashboard, with answers placed right on and around every
-window edge (docs/domain/survey-metrics.md, "Reading scores")."""
+"""NPS, CSAT and CES counted once per page (off the answers per day, or grouped out of a
+narrowed set of answers) equal the same scores worked out answer by answer in Python: the
+headline, months and comparison of the results page for every period, with and without a plan
+filter, and the Satisfaction dashboard's trends and changes, with answers placed right on and
+around every window edge (docs/domain/survey-metrics.md, "Reading scores")."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
 import zlib
+from collections import Counter
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from surveys import periods, selectors
+from customers.models import Account
+from surveys import metrics, periods, selectors
 from surveys.models import Response
 from surveys.selectors import ResponseFilters
 from tests.customers.factories import make_account, make_contact
@@ -50,22 +53,36 @@ def _edges() -> list[dt.datetime]:
 
 def _fill(survey, *, seed: int, low: int, high: int, count: int = 160) -> None:
     rng = random.Random(seed)
-    person = make_contact(make_account())
+    people = [make_contact(make_account(plan=plan)) for plan in ("pro", "basic")]
     for edge in _edges():
         for at in (edge - MICROSECOND, edge, edge + MICROSECOND):
-            _answer(survey, person, at, rng.randint(low, high))
+            _answer(survey, rng.choice(people), at, rng.randint(low, high))
     for _ in range(count):
         at = NOW - dt.timedelta(seconds=rng.uniform(-3600, 800 * 86400))
-        _answer(survey, person, at, rng.randint(low, high))
+        _answer(survey, rng.choice(people), at, rng.randint(low, high))
 
 
-def _answer_by_answer(survey, filters, comparison):
-    """The three aggregate queries the page ran before the answers per day existed."""
+def _oracle(survey, filters, comparison):
+    """Summary, months and comparison worked out one answer at a time: the summary and months
+    by the answer-by-answer aggregate queries CLI and CSI still use, the comparison in Python
+    from every answer's own time."""
+    answers = Response.objects.filter(survey=survey, score__isnull=False)
+    if filters.plan:
+        answers = answers.filter(account__plan=filters.plan)
     change = None
     if comparison is not None:
-        change = selectors.survey_score_change(
-            survey=survey, filters=filters, current=comparison[0], previous=comparison[1]
-        )
+        scores = []
+        for window in comparison:
+            counts = Counter(
+                score
+                for at, score in answers.values_list("created_at", "score")
+                if window.start <= at < window.end
+            )
+            summary = selectors._summarise(survey.kind, [], selectors._counts_row(counts))
+            scores.append(
+                metrics.PeriodScore(window.label, summary.responses, summary.score, summary.margin)
+            )
+        change = metrics.score_change(current=scores[0], previous=scores[1])
     return (
         selectors.survey_summary(survey=survey, filters=filters, now=NOW),
         selectors.survey_trend(survey=survey, filters=filters, now=NOW),
@@ -87,6 +104,8 @@ PERIODS = [
         "default",
     ),
     (ResponseFilters(period="custom", date_from=dt.date(2026, 9, 30)), None),
+    (ResponseFilters(period="365", plan="pro"), "default"),
+    (ResponseFilters(period="all", plan="pro"), (periods.year(2026), periods.year(2025))),
 ]
 
 
@@ -105,7 +124,7 @@ def test_the_results_page_scores_equal_the_answer_by_answer_scores(
 
     scores = selectors.survey_scores(survey=survey, filters=filters, now=NOW, comparison=comparison)
 
-    summary, trend, change = _answer_by_answer(survey, filters, comparison)
+    summary, trend, change = _oracle(survey, filters, comparison)
     assert scores.summary.responses > 0
     assert (scores.summary, scores.trend, scores.change) == (summary, trend, change)
 
@@ -154,11 +173,26 @@ def test_the_dashboard_trends_and_changes_equal_the_answer_by_answer_ones(seed):
     trends, changes = selectors.scored_overview(current=current, previous=previous)
 
     assert all(trends[kind] for kind in selectors.SCORED_KINDS)
-    assert trends == selectors.scored_trends(start=current.start, end=current.end)
-    assert changes == selectors.scored_changes(current=current, previous=previous)
+    # Narrowed to every account, the same counts come out of the answers themselves.
+    assert (trends, changes) == selectors.scored_overview(
+        current=current, previous=previous, accounts=Account.objects.all()
+    )
+    rows = list(Response.objects.values_list("survey__kind", "created_at", "score"))
+    for kind in selectors.SCORED_KINDS:
+        months = {point.month: point.responses for point in trends[kind]}
+        expected = Counter(
+            at.date().replace(day=1)
+            for k, at, _ in rows
+            if k == kind and current.start <= at < current.end
+        )
+        assert months == dict(expected)
+        in_previous = sum(
+            1 for k, at, _ in rows if k == kind and previous.start <= at < previous.end
+        )
+        assert changes[kind].previous.responses == in_previous
 
 
-def test_a_filtered_page_reads_the_answers_because_the_days_know_no_plan():
+def test_a_plan_filter_counts_only_that_plans_answers():
     survey = make_survey("nps")
     pro, basic = make_account(plan="pro"), make_account(plan="basic")
     for person, score in ((make_contact(pro), 10), (make_contact(basic), 0)):
@@ -167,3 +201,17 @@ def test_a_filtered_page_reads_the_answers_because_the_days_know_no_plan():
         survey=survey, filters=ResponseFilters(period="30", plan="pro"), now=NOW
     )
     assert (scores.summary.responses, scores.summary.score) == (1, 100)
+
+
+def test_a_plan_filtered_results_page_still_reads_its_scores_in_two_queries():
+    survey = make_survey("nps")
+    _fill(survey, seed=5, low=0, high=10)
+    current = periods.days(NOW - dt.timedelta(days=365), NOW)
+    with CaptureQueriesContext(connection) as queries:
+        selectors.survey_scores(
+            survey=survey,
+            filters=ResponseFilters(period="365", plan="pro"),
+            now=NOW,
+            comparison=(current, periods.period_before(current)),
+        )
+    assert len(queries) == 2  # one pass over the plan's answers, and the split days' answers

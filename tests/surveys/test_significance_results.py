@@ -25,6 +25,13 @@ def _answer_in(survey, window: periods.Window, score: int, hours: int = 1):
     return response
 
 
+def _change(survey, current, previous):
+    """The comparison the results page shows for two named periods."""
+    return selectors.survey_scores(
+        survey=survey, filters=ALL_TIME, comparison=(current, previous)
+    ).change
+
+
 def test_the_selector_counts_each_period_on_its_own_and_gives_the_verdict():
     """Q2 2026: 20 promoters → 100.0 ± 0.0. Q1 2026: 10, 7, 0 → 0.0 ± 92.4.
     An answer in Q4 2025 belongs to neither. Difference 100.0 > 92.4 → significant."""
@@ -35,7 +42,7 @@ def test_the_selector_counts_each_period_on_its_own_and_gives_the_verdict():
     for score in (10, 7, 0):
         _answer_in(survey, q1, score)
     _answer_in(survey, periods.period_parse("2025-Q4"), 0)
-    change = selectors.survey_score_change(survey=survey, filters=ALL_TIME, current=q2, previous=q1)
+    change = _change(survey, q2, q1)
     assert (change.current.responses, change.previous.responses) == (20, 3)
     assert (change.current.score, change.previous.score) == (Decimal("100.0"), Decimal("0.0"))
     assert (change.difference, change.margin) == (Decimal("100.0"), Decimal("92.4"))
@@ -48,9 +55,7 @@ def test_the_last_moment_of_a_period_belongs_to_it_and_the_next_starts_fresh():
     response = make_answer(survey, 5)
     last = nov.end - dt.timedelta(microseconds=1)
     type(response).objects.filter(pk=response.pk).update(created_at=last)
-    change = selectors.survey_score_change(
-        survey=survey, filters=ALL_TIME, current=dec, previous=nov
-    )
+    change = _change(survey, dec, nov)
     assert (change.current.responses, change.previous.responses) == (0, 1)
     assert change.verdict is None
     assert change.reason == "No answers in Dec 2026."
@@ -58,12 +63,7 @@ def test_the_last_moment_of_a_period_belongs_to_it_and_the_next_starts_fresh():
 
 def test_cli_and_csi_have_no_comparison():
     q = periods.period_parse("2026-Q1")
-    assert (
-        selectors.survey_score_change(
-            survey=make_survey("cli"), filters=ALL_TIME, current=q, previous=q
-        )
-        is None
-    )
+    assert _change(make_survey("cli"), q, q) is None
 
 
 def test_the_results_page_compares_its_period_with_the_one_before_by_default(csm_client):
