@@ -8,6 +8,7 @@ import datetime as dt
 from customers.models import Account
 from surveys.models import Response
 from tests.customers.factories import make_account
+from tests.metrics.factories import pay
 from tests.surveys.factories import make_answer, make_survey
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -18,11 +19,20 @@ def at(y: int, m: int, d: int) -> dt.datetime:
     return dt.datetime(y, m, d, 12, tzinfo=dt.UTC)
 
 
-def _account(paid: dt.datetime, churned: dt.datetime | None = None, **fields) -> Account:
-    return make_account(first_paid_at=paid, churned_at=churned, **fields)
+def _account(paid: dt.datetime | None, churned: dt.datetime | None = None, **fields) -> Account:
+    """An account whose revenue history pays 100 from ``paid`` and goes to 0 at ``churned``
+    (the services derive ``first_paid_at`` and ``churned_at`` from it)."""
+    account = make_account(**fields)
+    if paid is not None:
+        pay(account, "100", paid)
+    if churned is not None:
+        pay(account, "0", churned)
+    account.refresh_from_db()
+    return account
 
 
 def _said(survey, account: Account, score: int, when: dt.datetime) -> None:
+    """An answer with ``score`` given at ``when``."""
     response = make_answer(survey, score, acc=account)
     Response.objects.filter(pk=response.pk).update(created_at=when, updated_at=when)
 

@@ -115,9 +115,11 @@ def test_each_empty_chart_names_the_missing_data(csm_client, book):
 
 def test_answers_without_any_paying_account_say_so(csm_client):
     from tests.customers.factories import make_account
+    from tests.metrics.factories import pay
     from tests.surveys.factories import make_answer, make_survey
 
-    acc = make_account(first_paid_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    acc = make_account()
+    pay(acc, "100", dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
     make_answer(make_survey("ces"), 6, acc=acc, days_ago=1)
     charts = csm_client.get(URL).context["charts"]
     assert "had answered an NPS survey" in charts["churn_by_nps"].empty
