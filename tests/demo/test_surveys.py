@@ -8,10 +8,12 @@ import io
 import random
 import re
 import statistics
+from collections import Counter
 
 import pytest
 from django.core.management import call_command
 from django.db.models import Avg, Max, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from customers.models import Account, Contact, DailyUsage, Ticket, TicketStatus
@@ -23,6 +25,7 @@ from surveys.models import (
     FollowUp,
     Invitation,
     Response,
+    ScoreDay,
     Survey,
     SurveyText,
 )
@@ -546,3 +549,18 @@ def test_cli_and_csi_answers_feel_as_their_metrics_score_says():
             "support": {"importance": share, "satisfaction": low + 1},
         }
         assert feeling("csi", csi) == _feeling("csi", csi) == expected, csi
+
+
+def test_the_bulk_loaded_answers_are_counted_per_day_by_the_triggers(seeded):
+    """The demo loads answers with COPY on PostgreSQL (executemany on SQLite): the answers per
+    day must still equal the answers, or every score page would be wrong on a fresh demo."""
+    kept = Counter(
+        {(d.survey_id, d.day, d.score): d.answers for d in ScoreDay.objects.all() if d.answers}
+    )
+    truth = Counter(
+        Response.objects.filter(score__isnull=False)
+        .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
+        .values_list("survey_id", "day", "score")
+    )
+    assert sum(truth.values()) > 100
+    assert kept == truth
