@@ -42,7 +42,7 @@ from health.models import (
     Task,
     Trigger,
 )
-from surveys.emails import absolute_url
+from surveys.emails import absolute_url, contact_email
 from surveys.models import Invitation
 from surveys.services.campaigns import FATIGUE_FLOOR
 
@@ -311,19 +311,14 @@ def playbook_email_message(
         }
     subject = " ".join(_render(text.subject, fields).split())[:200]
     body = f"{_render(text.body, fields).strip()}\n\n--\n{footer}\n"
-    message = EmailMultiAlternatives(
+    message = contact_email(
         subject=subject,
         body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[contact.email],
-        headers={
-            "List-Unsubscribe": "<{}>".format(
-                absolute_url(reverse("playbook-unsubscribe-one-click", args=[token]))
-            ),
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Auto-Submitted": "auto-generated",
-            "Content-Language": language,
-        },
+        to=contact.email,
+        language=language,
+        one_click_unsubscribe_url=absolute_url(
+            reverse("playbook-unsubscribe-one-click", args=[token])
+        ),
     )
     message.tenure_language = language  # read back by the sender for the outbox row
     return message

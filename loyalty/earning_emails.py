@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import Min, Q, Sum
 from django.urls import reverse
@@ -29,7 +29,7 @@ from health.models import EmailOptOut
 from health.playbooks import unsubscribe_token
 from loyalty.links import link_create
 from loyalty.models import ExpiryWarning, LotState, LoyaltyProgram, Member
-from surveys.emails import absolute_url
+from surveys.emails import absolute_url, contact_email
 from surveys.texts import LANGUAGES
 
 SEND_BATCH = 500  # warnings sent (and stamped) per transaction
@@ -92,19 +92,14 @@ def warning_message(contact: Contact, item: Expiring, *, program: LoyaltyProgram
                 % {"url": absolute_url(reverse("playbook-unsubscribe", args=[token]))},
             ]
         )
-    message = EmailMultiAlternatives(
+    message = contact_email(
         subject=subject,
         body=body + "\n",
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[contact.email],
-        headers={
-            "List-Unsubscribe": "<{}>".format(
-                absolute_url(reverse("playbook-unsubscribe-one-click", args=[token]))
-            ),
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Auto-Submitted": "auto-generated",
-            "Content-Language": language,
-        },
+        to=contact.email,
+        language=language,
+        one_click_unsubscribe_url=absolute_url(
+            reverse("playbook-unsubscribe-one-click", args=[token])
+        ),
     )
     return message
 
