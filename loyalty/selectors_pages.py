@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from customers.models import Account
@@ -23,17 +23,10 @@ from loyalty.models import (
     Reward,
     Tier,
     TierChange,
-    TierWindow,
 )
+from loyalty.services.ledger import window_points
 
 HISTORY_SHOWN = 25
-
-
-def window_start(program: LoyaltyProgram, now: dt.datetime) -> dt.datetime:
-    """Where the tier window begins: 12 months back, or the first of January."""
-    if program.tier_window == TierWindow.CALENDAR_YEAR:
-        return dt.datetime(now.year, 1, 1, tzinfo=dt.UTC)
-    return now - dt.timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -85,15 +78,6 @@ class Standing:
         return self.member.pending if self.member else 0
 
 
-def _window_points(member: Member | None, since: dt.datetime) -> int:
-    if member is None:
-        return 0
-    total = LedgerEntry.objects.filter(member=member, created_at__gte=since).aggregate(
-        total=Sum("tier_points")
-    )["total"]
-    return max(total or 0, 0)
-
-
 def rewards_for(member: Member | None, *, tiers: list[Tier]) -> list[dict]:
     """The active catalog as this member sees it: each reward with whether it may be
     requested now and, if not, why (tier, limit, stock, balance)."""
@@ -129,7 +113,8 @@ def account_standing(
     progress = tier_progress(
         tiers=tiers,
         tier=member.tier if member else None,
-        window_points=_window_points(member, window_start(program, now)),
+        # The tier engine's own count, so the bar shows what the next recalculation decides.
+        window_points=window_points(member, program, now) if member else 0,
     )
     standing = Standing(program=program, member=member, progress=progress)
     standing.rewards = rewards_for(member, tiers=tiers)

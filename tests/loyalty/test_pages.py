@@ -23,7 +23,9 @@ from loyalty.models import (
     RewardKind,
     Tier,
 )
+from loyalty.selectors_pages import account_standing
 from loyalty.services import award, balance
+from loyalty.services.ledger import window_points
 from tests.customers.factories import SCRIPT, make_account, make_contact
 
 pytestmark = pytest.mark.django_db
@@ -439,3 +441,16 @@ def test_tier_changes_and_redemptions_are_on_the_account_timeline(csm_client):
 
     assert "Loyalty tier: no tier → Silver" in text
     assert f"Reward redeemed: Gift {account.pk} (300 points)" in text
+
+
+def test_the_progress_counts_the_same_window_as_the_tier_engine_across_a_leap_day():
+    """Twelve months back from 1 March 2028 12:00 is 1 March 2027 12:00 (the tier engine's
+    window); 365 days back would be 2 March and miss the points of the evening of 1 March."""
+    account = make_account()
+    earned = dt.datetime(2027, 3, 1, 18, tzinfo=dt.UTC)
+    now = dt.datetime(2028, 3, 1, 12, tzinfo=dt.UTC)
+    award(account, 250, reason="Evening of 1 March", idempotency_key="leap-1", now=earned)
+    standing = account_standing(account, now=now)
+    member = standing.member
+    assert window_points(member, standing.program, now) == 250
+    assert standing.progress.window_points == 250
