@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -53,7 +53,9 @@ class Dashboard:
     members_retention: Retention
     others_retention: Retention
     months: list[dt.date]
-    monthly: dict[str, list[int]]  # issued / redeemed / expired per month, as positive points
+    # issued / redeemed / expired per month, in points; "redeemed" is net of spends given
+    # back, so a month whose refunds outweigh its spends shows below 0.
+    monthly: dict[str, list[int]]
 
     @property
     def redemption_rate(self) -> float | None:
@@ -73,19 +75,31 @@ def _month_starts(today: dt.date, count: int) -> list[dt.date]:
     return list(reversed(months))
 
 
+def _by_series(entries):
+    """Ledger entries labelled with the series they count in (other entries left out): earn →
+    issued; spend, and the reversal of a spend → redeemed; expire → expired."""
+    series = Case(
+        When(kind=EntryKind.EARN, then=Value("issued")),
+        When(kind=EntryKind.SPEND, then=Value("redeemed")),
+        When(kind=EntryKind.REVERSE, related_entry__kind=EntryKind.SPEND, then=Value("redeemed")),
+        When(kind=EntryKind.EXPIRE, then=Value("expired")),
+        default=Value(""),
+        output_field=CharField(),
+    )
+    return entries.annotate(series=series).exclude(series="").order_by()
+
+
 def program_dashboard(*, now: dt.datetime | None = None) -> Dashboard:
     now = now or timezone.now()
     program = LoyaltyProgram.current()
+    # Issued, redeemed and expired are signed sums per series; a spend given back (the
+    # reversal of a cancelled redemption) counts in "redeemed", in the KPIs and the months alike.
     totals = {
-        row["kind"]: row["points"] or 0
-        for row in LedgerEntry.objects.order_by().values("kind").annotate(points=Sum("points"))
+        row["series"]: row["points"] or 0
+        for row in _by_series(LedgerEntry.objects.all())
+        .values("series")
+        .annotate(points=Sum("points"))
     }
-    refunds = (
-        LedgerEntry.objects.filter(
-            kind=EntryKind.REVERSE, related_entry__kind=EntryKind.SPEND
-        ).aggregate(points=Sum("points"))["points"]
-        or 0
-    )
     cached = Member.objects.aggregate(
         members=Count("id"), balance=Sum("balance"), pending=Sum("pending")
     )
@@ -117,25 +131,24 @@ def program_dashboard(*, now: dt.datetime | None = None) -> Dashboard:
         "expired": [0] * len(months),
     }
     index = {m: i for i, m in enumerate(months)}
-    series = {EntryKind.EARN: "issued", EntryKind.SPEND: "redeemed", EntryKind.EXPIRE: "expired"}
     rows = (
-        LedgerEntry.objects.filter(created_at__gte=since, kind__in=list(series))
+        _by_series(LedgerEntry.objects.filter(created_at__gte=since))
         .annotate(month=TruncMonth("created_at", tzinfo=dt.UTC))
-        .order_by()
-        .values("month", "kind")
+        .values("month", "series")
         .annotate(points=Sum("points"))
     )
     for row in rows:
         month = row["month"]
         month = month.date() if isinstance(month, dt.datetime) else month
         if month in index:
-            monthly[series[row["kind"]]][index[month]] += abs(row["points"] or 0)
+            sign = 1 if row["series"] == "issued" else -1
+            monthly[row["series"]][index[month]] += sign * (row["points"] or 0)
     return Dashboard(
         program=program,
         members=cached["members"] or 0,
-        issued=totals.get(EntryKind.EARN, 0),
-        redeemed=max(-totals.get(EntryKind.SPEND, 0) - refunds, 0),
-        expired=-totals.get(EntryKind.EXPIRE, 0),
+        issued=totals.get("issued", 0),
+        redeemed=max(-totals.get("redeemed", 0), 0),
+        expired=-totals.get("expired", 0),
         outstanding=outstanding,
         liability=(Decimal(outstanding) * program.point_value).quantize(CENT),
         tiers=tiers,

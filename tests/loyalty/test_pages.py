@@ -23,8 +23,9 @@ from loyalty.models import (
     RewardKind,
     Tier,
 )
+from loyalty.selectors_dashboard import program_dashboard
 from loyalty.selectors_pages import account_standing
-from loyalty.services import award, balance
+from loyalty.services import award, balance, redeem, redemption_cancel
 from loyalty.services.ledger import window_points
 from tests.customers.factories import SCRIPT, make_account, make_contact
 
@@ -454,3 +455,19 @@ def test_the_progress_counts_the_same_window_as_the_tier_engine_across_a_leap_da
     member = standing.member
     assert window_points(member, standing.program, now) == 250
     assert standing.progress.window_points == 250
+
+
+def test_a_cancelled_redemption_leaves_redeemed_at_zero_in_the_kpi_and_in_its_month():
+    account = make_account()
+    award(account, 500, reason="x", idempotency_key="c-1")
+    kept = redeem(account, reward("Kept", 120), idempotency_key="c-2")
+    given_back = redeem(account, reward("Given back", 100), idempotency_key="c-3")
+    redemption_cancel(redemption=given_back)
+
+    dashboard = program_dashboard()
+
+    assert kept.pk != given_back.pk
+    assert dashboard.redeemed == 120
+    assert dashboard.monthly["redeemed"][-1] == 120  # this month: 220 spent, 100 given back
+    assert dashboard.monthly["issued"][-1] == 500
+    assert dashboard.redemption_rate == 120 / 500
