@@ -30,7 +30,14 @@ from django.utils import timezone
 
 from customers.models import Account, Contact, RevenueChange, UsageEvent
 from loyalty import services
-from loyalty.earning_dates import month_bounds, period_bounds, previous_month, yearly_date
+from loyalty.earning_dates import (
+    anniversary_years,
+    is_yearly_day,
+    month_bounds,
+    period_bounds,
+    previous_month,
+    yearly_date,
+)
 from loyalty.models import EarningRule, EntryKind, LedgerEntry, Member, RuleKind
 
 logger = logging.getLogger(__name__)
@@ -65,12 +72,6 @@ def _rules(kind: str, *, now: dt.datetime) -> list[EarningRule]:
     )
 
 
-def _in_window(rule: EarningRule, at: dt.datetime) -> bool:
-    if rule.active_from is not None and at < rule.active_from:
-        return False
-    return rule.active_until is None or at < rule.active_until
-
-
 def _multipliers(account_ids: Iterable[int]) -> dict[int, Decimal]:
     """Each member's tier multiplier (1 without a tier), one query for the batch."""
     rows = Member.objects.filter(account_id__in=set(account_ids), tier__isnull=False).values_list(
@@ -96,10 +97,6 @@ def _used_in_period(rule: EarningRule, account_ids: set[int], now: dt.datetime) 
     return {row["member__account_id"]: [row["n"], row["points"] or 0] for row in rows}
 
 
-def _scaled(points: int, multiplier: Decimal) -> int:
-    return int((Decimal(points) * multiplier).to_integral_value(rounding=ROUND_DOWN))
-
-
 def earn(rule: EarningRule, causes: Sequence[Cause], *, now: dt.datetime | None = None) -> int:
     """Pay the causes that are new, in the rule's window and under its caps; returns the
     points awarded. Causes are judged oldest first, so under a cap the earliest wins; a points
@@ -107,7 +104,7 @@ def earn(rule: EarningRule, causes: Sequence[Cause], *, now: dt.datetime | None 
     now = now or timezone.now()
     if not rule.enabled:
         return 0
-    causes = [c for c in causes if c.points > 0 and _in_window(rule, c.at)]
+    causes = [c for c in causes if c.points > 0 and rule.is_active_at(c.at)]
     if not causes:
         return 0
     paid = set(
@@ -133,7 +130,11 @@ def earn(rule: EarningRule, causes: Sequence[Cause], *, now: dt.datetime | None 
         if not capped:
             for cause in own:
                 total += _pay(
-                    rule, accounts[account_id], cause, _scaled(cause.points, multiplier), now
+                    rule,
+                    accounts[account_id],
+                    cause,
+                    services.multiplied(cause.points, multiplier),
+                    now,
                 )
             continue
         # Under a cap, the account's member row is locked while its awards in the period are
@@ -144,7 +145,7 @@ def earn(rule: EarningRule, causes: Sequence[Cause], *, now: dt.datetime | None 
             for cause in own:
                 if rule.cap_count and awards >= rule.cap_count:
                     break
-                points = _scaled(cause.points, multiplier)
+                points = services.multiplied(cause.points, multiplier)
                 if rule.cap_points:
                     points = min(points, rule.cap_points - points_used)
                 paid_now = _pay(rule, accounts[account_id], cause, points, now)
@@ -283,7 +284,7 @@ def earn_anniversaries(*, day: dt.date, now: dt.datetime | None = None) -> int:
             churned_at__isnull=True,
         ).values_list("pk", "first_paid_at")
     )
-    rows = [(pk, first) for pk, first in rows if yearly_date(first.date(), day.year) == day]
+    rows = [(pk, first.date()) for pk, first in rows if is_yearly_day(first.date(), day)]
     total = 0
     for rule in rules:
         causes = [
@@ -292,7 +293,7 @@ def earn_anniversaries(*, day: dt.date, now: dt.datetime | None = None) -> int:
                 rule_key(rule.pk, "anniversary", pk, day.year),
                 _day_start(day),
                 rule.points,
-                f"{rule.name} ({day.year - first.year} years)",
+                f"{rule.name} ({anniversary_years(first, day)} years)",
             )
             for pk, first in rows
         ]
@@ -312,7 +313,7 @@ def earn_birthdays(*, day: dt.date, now: dt.datetime | None = None) -> int:
         .values_list("pk", "account_id", "birthday")
         .order_by("pk")
     )
-    rows = [(pk, a) for pk, a, born in rows if yearly_date(born, day.year) == day]
+    rows = [(pk, a) for pk, a, born in rows if is_yearly_day(born, day)]
     total = 0
     for rule in rules:
         causes = [

@@ -10,8 +10,6 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-PERIODS = ("day", "week", "month", "year", "lifetime")
-
 
 def yearly_date(origin: dt.date, year: int) -> dt.date:
     """``origin``'s day and month in ``year``. 29 February falls on 28 February in years
@@ -23,6 +21,8 @@ def yearly_date(origin: dt.date, year: int) -> dt.date:
 
 
 def is_yearly_day(origin: dt.date, day: dt.date) -> bool:
+    """``day`` is ``origin``'s birthday or anniversary (29 February: 28 February when the year
+    has none)."""
     return yearly_date(origin, day.year) == day
 
 

@@ -135,9 +135,6 @@ def account_standing(
     return standing
 
 
-REDEMPTION_STATES = [s for s, _ in RedemptionState.choices]
-
-
 def redemption_list(*, user, state: str | None = None, limit: int = 200) -> list[Redemption]:
     """Redemptions of the accounts the user may see, oldest open first: what the CSMs work
     through (approve, fulfil, cancel)."""
