@@ -15,6 +15,8 @@ import datetime as dt
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.db import is_postgres
+
 EXPIRE_KEY_PREFIX = "expire:lot:"
 
 
@@ -25,12 +27,12 @@ def db_datetime(value: dt.datetime):
 
 
 def _json_empty() -> str:
-    return "'{}'::jsonb" if connection.vendor == "postgresql" else "'{}'"
+    return "'{}'::jsonb" if is_postgres() else "'{}'"
 
 
 def _lock_members(lot_condition: str, params: list) -> None:
     """Lock, in id order, every member that has a lot matching ``lot_condition``."""
-    if connection.vendor != "postgresql":
+    if not is_postgres():
         return  # SQLite serialises writers: the transaction is the lock
     with connection.cursor() as cursor:
         cursor.execute(
@@ -41,15 +43,21 @@ def _lock_members(lot_condition: str, params: list) -> None:
         )
 
 
+def _due_lots(condition: str, now: dt.datetime, member_id: int | None) -> tuple[str, list]:
+    """The lots a nightly step works on: ``condition`` at ``now`` (its one parameter), for
+    every member or one, as SQL on alias ``l`` and its parameters."""
+    params: list = [db_datetime(now)]
+    if member_id is not None:
+        condition += " AND l.member_id = %s"
+        params.append(member_id)
+    return condition, params
+
+
 def lots_activate(*, now: dt.datetime | None = None, member_id: int | None = None) -> int:
     """Pending lots whose time has come become active: their points move from the members'
     pending to their balance. Returns how many lots were activated."""
     now = now or timezone.now()
-    due = "l.state = 'pending' AND l.activates_at <= %s"
-    params: list = [db_datetime(now)]
-    if member_id is not None:
-        due += " AND l.member_id = %s"
-        params.append(member_id)
+    due, params = _due_lots("l.state = 'pending' AND l.activates_at <= %s", now, member_id)
     with transaction.atomic(), connection.cursor() as cursor:
         if member_id is None:
             _lock_members(due, params)
@@ -73,11 +81,7 @@ def lots_expire(*, now: dt.datetime | None = None, member_id: int | None = None)
     with points left (key ``expire:lot:<id>``), its allocation, the members' balances lowered
     by the same sums, the lots closed. Returns how many expire entries were written."""
     now = now or timezone.now()
-    due = "l.state = 'active' AND l.expires_at <= %s"
-    params: list = [db_datetime(now)]
-    if member_id is not None:
-        due += " AND l.member_id = %s"
-        params.append(member_id)
+    due, params = _due_lots("l.state = 'active' AND l.expires_at <= %s", now, member_id)
     with transaction.atomic(), connection.cursor() as cursor:
         if member_id is None:
             _lock_members(due, params)

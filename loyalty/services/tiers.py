@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.db import greatest, is_postgres
 from loyalty.models import LoyaltyProgram, Member, Tier, TierChange, TierChangeReason
 from loyalty.services import clock
 from loyalty.services.errors import InvalidRequest
@@ -39,9 +40,7 @@ CALC = "loyalty_tier_calc"
 
 def _sql() -> tuple[str, str]:
     """(greatest-of function, null-safe equality) in this database's dialect."""
-    if connection.vendor == "postgresql":
-        return "GREATEST", "IS NOT DISTINCT FROM"
-    return "MAX", "IS"
+    return greatest(), "IS NOT DISTINCT FROM" if is_postgres() else "IS"
 
 
 def tiers_recalculate(
@@ -124,7 +123,7 @@ def tiers_recalculate(
             "(c.new_th <> c.cur_th OR (c.due = 1 AND c.cur_th <> -1) "
             "OR loyalty_member.window_points <> c.wp)"
         )
-        if connection.vendor == "postgresql":
+        if is_postgres():
             cursor.execute(
                 "SELECT count(*) FROM (SELECT loyalty_member.id FROM loyalty_member "  # noqa: S608
                 f"JOIN {CALC} c ON c.member_id = loyalty_member.id WHERE {differs} "
