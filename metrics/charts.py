@@ -104,7 +104,11 @@ def movements_figure(
         barmode="relative",
         yaxis={"title": {"text": unit}},
         xaxis={"type": "category"},
-        hovermode="x unified",
+        # "closest", not "x unified": a click must land on the bar under the pointer (and
+        # its accounts), not on whichever trace of the month comes first. A short hover
+        # distance keeps the net-new line's markers from winning over the bar around them.
+        hovermode="closest",
+        hoverdistance=6,
     )
 
 

@@ -52,14 +52,22 @@ def test_a_click_on_a_movement_bar_opens_its_accounts(page, login, csm_user):
     page.goto("/metrics/revenue/?from=2026-01&to=2026-06")
     chart = page.locator("[data-chart-links]")
     expect(chart.locator(".main-svg").first).to_be_visible()
-    # What Plotly emits when a bar is clicked: the point, with the URL its trace carries.
-    page.evaluate(
+    # A real mouse click in the middle of May's churn bar (a bar below 0), located through
+    # the chart's own axes.
+    x, y = page.evaluate(
         """() => {
           const el = document.querySelector('[data-chart-links]');
           const churn = el.data.find((trace) => trace.name === 'Churn');
-          el.emit('plotly_click', {points: [{customdata: churn.customdata[4]}]});
+          const layout = el._fullLayout, box = el.getBoundingClientRect();
+          return [
+            box.left + layout._size.l + layout.xaxis.d2p(churn.x[4]),
+            box.top + layout._size.t + layout.yaxis.d2p(churn.y[4] / 2),
+          ];
         }"""
     )
+    page.mouse.move(x, y)  # Plotly picks the point under the pointer on hover
+    expect(chart.locator(".hoverlayer .hovertext")).to_contain_text("Churn")
+    page.mouse.click(x, y)
     expect(page.get_by_role("heading", name="Churn in May 2026")).to_be_visible()
     expect(page.locator("[data-table='movement-accounts'] tbody tr")).to_have_count(1)
 

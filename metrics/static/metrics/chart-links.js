@@ -11,10 +11,11 @@
       if (el.dataset.linked || typeof el.on !== "function") return;
       el.dataset.linked = "1";
       el.on("plotly_click", function (event) {
-        const point = event.points && event.points[0];
-        if (point && typeof point.customdata === "string" && point.customdata.startsWith("/")) {
-          window.location.assign(point.customdata);
-        }
+        // The first point clicked that carries a link (a line drawn over the bars has none).
+        const point = (event.points || []).find(function (p) {
+          return typeof p.customdata === "string" && p.customdata.startsWith("/");
+        });
+        if (point) window.location.assign(point.customdata);
       });
     });
   }
