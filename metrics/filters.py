@@ -25,13 +25,14 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from core.parsing import ascii_int
 from customers.models import Account, Segment, SegmentMember
 from customers.selectors import portfolio_owners
 
 DEFAULT_MONTHS = 12  # the last 11 complete months and the current one
 MAX_MONTHS = 60  # a longer period is refused: charts of 60+ bars stop being readable
 EARLIEST = dt.date(2000, 1, 1)
-MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+MONTH_RE = re.compile(r"^([0-9]{4})-([0-9]{2})$")  # ASCII digits: \d also takes "٢٠٢٥"
 # URL parameter of each filter field; ``from`` and ``to`` are months written YYYY-MM.
 PARAMS = ("from", "to", "plan", "owner", "segment")
 
@@ -151,19 +152,22 @@ def default_filters(*, today: dt.date | None = None) -> DashboardFilters:
     return DashboardFilters(start=add_months(end, 1 - DEFAULT_MONTHS), end=end)
 
 
-def _month(value: str) -> dt.date | None:
+def month_parse(value: str) -> dt.date | None:
+    """The first day of the month ``value`` writes as YYYY-MM (ASCII digits), or None; year
+    0000 is None too, since it is not a date. The one reading of a month in a URL, for the
+    filters and for a movement's account-list path; callers judge the range (``EARLIEST``)."""
     match = MONTH_RE.match(value.strip())
     if not match:
         return None
     year, month = int(match[1]), int(match[2])
-    if not 1 <= month <= 12:
+    if not 1 <= month <= 12 or year < 1:
         return None
     return dt.date(year, month, 1)
 
 
 def _whole(value: str) -> int | None:
-    value = value.strip()
-    return int(value) if value.isdigit() and len(value) < 12 else None
+    number = ascii_int(value)
+    return number if number is not None and number < 10**11 else None
 
 
 def filters_parse(
@@ -180,8 +184,8 @@ def filters_parse(
     start, end = default.start, default.end
     raw_from, raw_to = params.get("from", "") or "", params.get("to", "") or ""
     if raw_to:
-        end = _month(raw_to) or end
-        if _month(raw_to) is None:
+        end = month_parse(raw_to) or end
+        if month_parse(raw_to) is None:
             errors["to"] = "write the month as YYYY-MM, e.g. 2025-03."
         elif end > current:
             errors["to"] = "the period cannot end after the current month."
@@ -190,7 +194,7 @@ def filters_parse(
             errors["to"] = f"the period cannot end before {EARLIEST:%Y-%m}."
             end = default.end
     if raw_from:
-        parsed = _month(raw_from)
+        parsed = month_parse(raw_from)
         if parsed is None:
             errors["from"] = "write the month as YYYY-MM, e.g. 2025-03."
             start = add_months(end, 1 - DEFAULT_MONTHS)

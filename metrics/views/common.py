@@ -82,6 +82,12 @@ def dashboard_response(
     the dashboard's own URL parameters (e.g. the chosen cohort) its CSV links carry too."""
     charts = charts or {}
     if request.GET.get("format") == "csv":
+        if state.errors:
+            # A download must not quietly hold the default period's figures instead.
+            lines = [f"{field}: {message}" for field, message in state.errors.items()]
+            return HttpResponse(
+                "\n".join(lines), status=400, content_type="text/plain; charset=utf-8"
+            )
         key = request.GET.get("chart", "")
         chart = charts.get(key)
         if chart is None:

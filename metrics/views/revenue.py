@@ -9,9 +9,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 
 from metrics.charts import MOVEMENT_LABELS, movements_figure
-from metrics.filters import add_months
+from metrics.filters import EARLIEST, add_months, month_parse, month_start
 from metrics.selectors.revenue import RevenueReport, movement_accounts, revenue_report
 from metrics.tables import Chart, ChartTable, Link
 from metrics.views.common import dashboard_filters, dashboard_response
@@ -144,10 +145,9 @@ def movement_accounts_page(request: HttpRequest, month: str, kind: str) -> HttpR
     segment) applied, largest movement first, 50 a page."""
     if kind not in KINDS:
         raise Http404("no such movement")
-    try:
-        first_day = dt.date.fromisoformat(f"{month}-01")
-    except ValueError as error:
-        raise Http404("no such month") from error
+    first_day = month_parse(month)
+    if first_day is None or not EARLIEST <= first_day <= month_start(timezone.localdate()):
+        raise Http404("no such month")
     state = dashboard_filters(request)
     filters = state.filters
     if not filters.start <= first_day <= filters.end:  # keep the month in the back link

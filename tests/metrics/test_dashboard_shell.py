@@ -51,6 +51,13 @@ def test_it_reads_a_period_plan_owner_and_segment():
         ({"owner": "99"}, "owner", "no owner 99"),
         ({"segment": "5"}, "segment", "no segment 5"),
         ({"plan": "Gold"}, "plan", "no account is on the plan 'Gold'"),
+        # Found at the fresh-clone review: each was a 500 (int("²"), year 0).
+        ({"owner": "²"}, "owner", "from the list"),
+        ({"segment": "１２"}, "segment", "from the list"),
+        ({"from": "0000-01"}, "from", "YYYY-MM"),
+        ({"to": "0000-05"}, "to", "YYYY-MM"),
+        ({"from": "1999-12"}, "from", "cannot start before 2000-01"),
+        ({"from": "٢٠٢٥-٠٣"}, "from", "YYYY-MM"),
     ],
 )
 def test_it_names_a_bad_value_beside_its_field_and_keeps_the_default(params, field, message):

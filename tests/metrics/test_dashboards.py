@@ -99,7 +99,9 @@ def test_a_movements_account_list_links_to_the_accounts(csm_client, book):
     assert "back" in text.lower()
 
 
-@pytest.mark.parametrize("path", ["2026-13/new", "2026-01/upsell", "junk/new"])
+@pytest.mark.parametrize(
+    "path", ["2026-13/new", "2026-01/upsell", "junk/new", "0001-01/new", "0000-01/churn"]
+)
 def test_an_unknown_month_or_movement_is_a_404(csm_client, book, path):
     assert csm_client.get(f"/metrics/revenue/{path}/accounts/").status_code == 404
 
@@ -176,3 +178,31 @@ def test_each_dashboard_costs_at_most_15_queries(
         filters = {"segment": str(segment.pk)}
     with django_assert_max_num_queries(15):
         assert csm_client.get(url, {**PERIOD, **filters}).status_code == 200
+
+
+def test_a_movement_month_after_the_current_one_is_a_404(csm_client, book):
+    assert csm_client.get("/metrics/revenue/2999-01/new/accounts/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("owner=%C2%B2", "choose the owner from the list"),
+        ("from=0000-01", "write the month as YYYY-MM"),
+        ("to=0000-05", "write the month as YYYY-MM"),
+    ],
+)
+def test_a_dashboard_answers_a_bad_filter_with_a_400_not_a_500(csm_client, book, query, message):
+    for path in ("/metrics/", "/metrics/revenue/", "/metrics/retention/"):
+        response = csm_client.get(f"{path}?{query}")
+        assert response.status_code == 400
+        assert message in response.text
+
+
+def test_a_csv_with_a_bad_filter_is_refused_not_filled_with_the_default_period(csm_client, book):
+    response = csm_client.get(
+        "/metrics/revenue/", {"from": "zzz", "format": "csv", "chart": "figures"}
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.text == "from: write the month as YYYY-MM, e.g. 2025-03."
