@@ -20,7 +20,7 @@ from typing import Any
 
 from django.http import HttpResponse
 
-from customers.views.portfolio import csv_safe
+from core.spreadsheet import csv_safe
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
@@ -70,7 +70,7 @@ class ChartTable:
 
 def csv_cell(value: Any) -> Any:
     """A cell as CSV writes it: links by their value, dates ISO, Decimals exact, text with a
-    leading formula character neutralised (``customers.views.portfolio.csv_safe``)."""
+    leading formula character neutralised (``core.spreadsheet.csv_safe``)."""
     if isinstance(value, Link):
         value = value.value
     if value is None:

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_htmx.http import push_url
 
+from core.spreadsheet import csv_safe
 from customers.forms import PortfolioFilterForm
 from customers.selectors import portfolio_accounts, portfolio_page
 
@@ -125,17 +126,9 @@ CSV_COLUMNS = [
     ("health_score", "health_score"),
     ("health_band", "health_band"),
 ]
+
+
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text cells by prefixing a single quote (OWASP)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 class _Echo:
     """csv.writer wants a file; this one hands each line straight back."""
 

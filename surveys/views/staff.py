@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from accounts.decorators import worker_required
 from core.http import safe_next
+from core.spreadsheet import csv_safe
 from customers.models import Account
 from surveys import charts, metrics, selectors, services
 from surveys.forms import FollowUpHandleForm, ResponseFilterForm, TagAddForm
@@ -145,20 +146,6 @@ def results(request: HttpRequest, slug: str) -> HttpResponse:
     if _wants_partial(request):
         template += "#results"
     return render(request, template, context, status=status)
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def csv_safe(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text cells with a leading quote (OWASP), also when
-    spaces hide the sign."""
-    if isinstance(value, str) and (
-        value.startswith(FORMULA_PREFIXES) or value.lstrip().startswith(FORMULA_PREFIXES)
-    ):
-        return "'" + value
-    return value
 
 
 class _Echo:

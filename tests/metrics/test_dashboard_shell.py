@@ -108,6 +108,7 @@ def test_csv_cells_are_escaped_and_formula_safe():
             ['=HYPERLINK("x")', Decimal("-12.50")],
             [Link('Acme, "Inc"', "/x"), None],
             [dt.date(2025, 3, 1), 3],
+            ['  =HYPERLINK("y")', 0],
         ],
     )
     rows = list(csv.reader(io.StringIO(table.csv_text())))
@@ -116,6 +117,7 @@ def test_csv_cells_are_escaped_and_formula_safe():
         ['\'=HYPERLINK("x")', "-12.50"],
         ['Acme, "Inc"', ""],
         ["2025-03-01", "3"],
+        ['\'  =HYPERLINK("y")', "0"],
     ]
 
 
