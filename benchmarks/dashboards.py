@@ -25,8 +25,9 @@ The same pages narrowed by the biggest plan and the first saved segment are time
 reported (``filtered_max_p95_ms``), outside the targets and the ratio.
 
 Last line: ``<page>_p95_ms=… … max_queries=… ours_ms=… pandas_ms=… mismatches=… ratio=R``,
-with ``ours_ms`` the sum of the pages' p50, ``pandas_ms`` the sum of the baseline's times
-and ``ratio = pandas_ms / ours_ms``. Targets: every p95 ≤ 300 ms, every page ≤ 15 queries,
+with ``ours_ms`` the sum of the pages' p50 and ``pandas_ms`` the sum of the baseline's times,
+both over the pages with a baseline of their own (all but the Overview, whose figures are the
+revenue book's), and ``ratio = pandas_ms / ours_ms``. Targets: every p95 ≤ 300 ms, every page ≤ 15 queries,
 ``ratio ≥ 3``.
 """
 
@@ -221,8 +222,6 @@ def _baseline(bench_url: str) -> tuple[dict[str, float], object]:
         book = pdx.revenue_book(conn, first=first, months=months)
         revenue = pdx.revenue_figures(book)
         times["revenue"] = time.perf_counter() - started
-        # The overview's headline figures are the revenue book's last months.
-        times["overview"] = times["revenue"]
         started = time.perf_counter()
         # Cohorts reach back to the first payment: the whole history.
         history_first = first.replace(year=first.year - 1)
@@ -337,8 +336,11 @@ def main() -> None:
     baseline, revenue = _baseline(bench_url)
     mismatches = _mismatches(revenue)
 
-    ours_ms = sum(product[page]["p50"] for page in PAGES)
-    pandas_ms = sum(baseline[page] for page in PAGES)
+    # The ratio compares the pages that have a baseline of their own. The Overview's figures
+    # are the revenue book's last months: timing them again in pandas would count that work
+    # twice, so the Overview is timed against its targets but left out of the ratio.
+    ours_ms = sum(product[page]["p50"] for page in baseline)
+    pandas_ms = sum(baseline.values())
     fields = [f"{page}_p95_ms={product[page]['p95']:.0f}" for page in PAGES]
     fields += [
         f"max_queries={max(int(product[page]['queries']) for page in PAGES)}",
