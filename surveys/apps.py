@@ -22,6 +22,12 @@ class SurveysConfig(AppConfig):
 
         register_segment_fields()
 
+        from django.db.models.signals import post_migrate
+
+        from surveys.score_days import triggers_ensure
+
+        post_migrate.connect(triggers_ensure, sender=self, dispatch_uid="surveys-score-days")
+
 
 def _on_ticket_closed(sender, ticket_id: int, **kwargs) -> None:
     """Transactional surveys (CSAT/CSI) follow a closed ticket; the work happens in a task,

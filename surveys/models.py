@@ -364,8 +364,8 @@ class ScoreDay(models.Model):
     Kept by database triggers on ``surveys_response`` (``surveys.score_days``), not by Python,
     so every path that writes answers (the answer service, imports, bulk loads, fixtures, a
     cascade) moves the counts in its own transaction and they cannot drift. On SQLite, a
-    migration that rebuilds the response table drops its triggers: such a migration must call
-    ``score_days.triggers_create`` after it (the tests fail while they are missing).
+    migration that rebuilds the response table drops its triggers; ``triggers_ensure`` puts them
+    back (and recounts) after every ``migrate``.
     """
 
     # The unique constraint's index (survey, day, score) serves the foreign key too.

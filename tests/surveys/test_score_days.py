@@ -10,11 +10,16 @@ from collections import Counter
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.functions import TruncDate
 
 from surveys.models import Response, ScoreDay
-from surveys.score_days import score_days_rebuild
+from surveys.score_days import (
+    PG_DROP,
+    SQLITE_DROP,
+    score_days_rebuild,
+    triggers_ensure,
+)
 from tests.customers.factories import make_account, make_contact
 from tests.surveys.factories import make_answer, make_invitation, make_survey
 
@@ -129,3 +134,22 @@ def test_the_rebuild_command_says_how_many_day_rows_it_wrote():
     call_command("rebuild_score_days", stdout=out)
     assert out.getvalue().strip() == "score days rebuilt: 2 rows"
     assert counted_days() == answers_by_day()
+
+
+def test_migrate_puts_back_triggers_a_table_rebuild_dropped_and_recounts():
+    """SQLite drops a table's triggers when a migration rebuilds it: the answer written while
+    they were missing is counted once ``migrate`` has run."""
+    survey = make_survey("nps")
+    make_answer(survey, 7)
+    with connection.cursor() as cursor:  # what a table rebuild leaves behind
+        for statement in {"postgresql": PG_DROP[:3], "sqlite": SQLITE_DROP}[connection.vendor]:
+            cursor.execute(statement)
+    make_answer(survey, 9)  # not counted: no trigger
+    assert sum(counted_days().values()) == 1
+
+    call_command("migrate", verbosity=0)
+
+    assert counted_days() == answers_by_day()
+    make_answer(survey, 10)  # counted again by the triggers
+    assert counted_days() == answers_by_day()
+    assert triggers_ensure() is False  # nothing missing any more
