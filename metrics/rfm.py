@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from customers.ingest.events import BILLING_EVENT_TYPES
 from customers.models import Account, DailyUsage, RevenueChange
+from metrics.filters import add_months
 from metrics.formulas import rfm_segment
 from metrics.models import AccountRfm, RfmBasis, RfmRun, RfmSegment
 
@@ -32,19 +33,14 @@ def segment_key(r: int, f: int) -> str:
     return SEGMENT_KEYS[rfm_segment(r, f)]
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def window_months(today: dt.date) -> list[tuple[dt.date, dt.datetime]]:
     """The window's twelve calendar months, oldest first, each with the moment its MRR is read
     at: the start of the next month, or for the current month the end of ``today`` (UTC)."""
-    first = _add_months(today.replace(day=1), -(WINDOW_MONTHS - 1))
+    first = add_months(today.replace(day=1), -(WINDOW_MONTHS - 1))
     months = []
     for k in range(WINDOW_MONTHS):
-        start = _add_months(first, k)
-        end = _add_months(first, k + 1) if k < WINDOW_MONTHS - 1 else today + dt.timedelta(days=1)
+        start = add_months(first, k)
+        end = add_months(first, k + 1) if k < WINDOW_MONTHS - 1 else today + dt.timedelta(days=1)
         months.append((start, dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC)))
     return months
 

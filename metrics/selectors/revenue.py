@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Sum, Value, When
 
 from customers.models import Account
 from metrics import formulas as f
@@ -314,7 +314,3 @@ def movement_accounts(
         .select_related("account", "account__owner")
         .order_by("-movement_mrr", "account__name", "account_id")
     )
-
-
-def movement_count(qs: QuerySet) -> int:
-    return qs.aggregate(n=Count("pk"))["n"]

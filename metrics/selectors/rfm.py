@@ -11,8 +11,8 @@ from decimal import Decimal
 from django.db.models import Count, QuerySet, Sum
 
 from customers.models import Account
-from metrics.models import RfmRun, RfmSegment
-from metrics.rfm import segment_key
+from metrics.models import RfmSegment
+from metrics.rfm import rfm_latest_run, segment_key
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -44,7 +44,7 @@ class SegmentTotal:
 
 def rfm_run() -> RunSummary:
     """The last completed run (one query)."""
-    run = RfmRun.objects.order_by("-computed_at", "-id").first()
+    run = rfm_latest_run()
     if run is None:
         return RunSummary(as_of=None, computed_at=None, scored=0)
     return RunSummary(as_of=run.as_of, computed_at=run.computed_at, scored=run.scored)

@@ -20,4 +20,5 @@ def ratio(value: Decimal | None) -> Decimal | None:
 
 
 def cents(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(RATIO)
+    """Money to the cent (the same two places as a ratio, named for what it shows)."""
+    return ratio(value)

@@ -45,7 +45,7 @@ def test_the_revenue_dashboard_shows_the_movements_and_links_each_to_its_account
     assert f'<a href="{link}">50.00</a>' in text
     table = response.context["charts"]["figures"].table
     march = next(row for row in table.rows if row[0] == "2026-03")
-    assert [str(v) for v in march[1:11]] == [
+    assert [str(v) for v in march[1:12]] == [
         "270.00",
         "2",
         "-50.00",
@@ -53,6 +53,7 @@ def test_the_revenue_dashboard_shows_the_movements_and_links_each_to_its_account
         "66.7",
         "31.2",
         "68.8",
+        "1.1",  # GRR annualised: 0.6875 ** 12 = 0.0112
         "84.4",
         "13.0",
         "None",
