@@ -111,14 +111,13 @@ def responses_filtered(
     filters: ResponseFilters,
     now: dt.datetime | None = None,
     for_scores: bool = False,
-    window: tuple[dt.datetime | None, dt.datetime | None] | None = None,
 ) -> QuerySet[Response]:
     """The survey's responses narrowed by the filters. ``for_scores`` leaves out the filters
     that only make sense for the comments list (category, "with a comment", search): a score
-    of the detractors alone would always be −100. ``window`` replaces the period's."""
+    of the detractors alone would always be −100."""
     now = now or timezone.now()
     qs = Response.objects.filter(survey=survey).filter(_account_q(filters, "account"))
-    start, end = window if window is not None else filters.window(now)
+    start, end = filters.window(now)
     if start:
         qs = qs.filter(created_at__gte=start)
     if end:
@@ -499,22 +498,17 @@ class SurveyRow:
 
 def survey_index(*, now: dt.datetime | None = None, days: int = 365) -> list[SurveyRow]:
     """Every survey with its responses and headline score over the last ``days``: one query
-    for the surveys and one grouped aggregate per kind that has surveys (at most four)."""
+    for the surveys, NPS, CSAT and CES off the answers per day (two small queries, the first
+    day being split by ``now``), and one grouped aggregate per other kind (CLI, CSI)."""
     now = now or timezone.now()
     since = now - dt.timedelta(days=days)
     surveys = list(Survey.objects.order_by("name"))
     rows_by_survey: dict[int, dict] = {}
     scored = [s.pk for s in surveys if s.kind in SCORED_KINDS]
     if scored:
-        # Every scored kind shares the 0–10 range of values, so one query counts them all.
-        aggs = _aggregates(SurveyKind.NPS, [])
-        for row in (
-            Response.objects.filter(survey_id__in=scored, created_at__gte=since)
-            .order_by()
-            .values("survey_id")
-            .annotate(**aggs)
-        ):
-            rows_by_survey[row["survey_id"]] = row
+        tallies = score_tallies(surveys=Q(survey_id__in=scored), start=since, end=None)
+        for survey_id in scored:
+            rows_by_survey[survey_id] = _counts_row(histogram(tallies, survey_id=survey_id))
     for kind in (SurveyKind.CLI, SurveyKind.CSI):
         of_kind = [s for s in surveys if s.kind == kind]
         if not of_kind:

@@ -28,13 +28,15 @@ ONE_DAY = dt.timedelta(days=1)
 
 @dataclass(frozen=True)
 class Tally:
-    """``answers`` answers of a survey kind that gave ``score`` at ``at``: the first moment of
-    a day or month of the rollup, or an answer's own time on a day a window edge splits."""
+    """``answers`` answers of one survey (of kind ``kind``) that gave ``score`` at ``at``: the
+    first moment of a day or month of the rollup, or an answer's own time on a day a window
+    edge splits."""
 
     kind: str
     at: dt.datetime
     score: int
     answers: int
+    survey_id: int
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -85,7 +87,7 @@ def score_tallies(
         at = TruncMonth("day") if monthly else F("day")
         rows = (
             days.annotate(kind=F("survey__kind"), at=at)
-            .values("kind", "at", "score")
+            .values("survey_id", "kind", "at", "score")
             .annotate(n=Sum("answers"))
         )
     else:
@@ -99,11 +101,12 @@ def score_tallies(
         grain = TruncMonth if monthly else TruncDate
         rows = (
             answers.annotate(kind=F("survey__kind"), at=grain("created_at", tzinfo=dt.UTC))
-            .values("kind", "at", "score")
+            .values("survey_id", "kind", "at", "score")
             .annotate(n=Count("pk"))
         )
     tallies = [
-        Tally(r["kind"], _midnight(_day(r["at"])), r["score"], r["n"]) for r in rows.order_by()
+        Tally(r["kind"], _midnight(_day(r["at"])), r["score"], r["n"], r["survey_id"])
+        for r in rows.order_by()
     ]
     if split:
         answers = Response.objects.filter(surveys, on_split_days, score__isnull=False)
@@ -113,10 +116,10 @@ def score_tallies(
             answers = answers.filter(created_at__gte=start)
         if end is not None:
             answers = answers.filter(created_at__lt=end)
-        for kind, at, score in answers.order_by().values_list(
-            "survey__kind", "created_at", "score"
+        for survey_id, kind, at, score in answers.order_by().values_list(
+            "survey_id", "survey__kind", "created_at", "score"
         ):
-            tallies.append(Tally(kind, _utc(at), score, 1))
+            tallies.append(Tally(kind, _utc(at), score, 1, survey_id))
     return tallies
 
 
@@ -128,14 +131,20 @@ def _day(value: dt.date | dt.datetime) -> dt.date:
 def histogram(
     tallies: Iterable[Tally],
     *,
-    kind: str,
+    kind: str | None = None,
+    survey_id: int | None = None,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> dict[int, int]:
-    """Answers per score of one kind in [start, end)."""
+    """Answers per score of one kind (or one survey) in [start, end)."""
     counts: dict[int, int] = defaultdict(int)
     for t in tallies:
-        if t.kind == kind and (start is None or t.at >= start) and (end is None or t.at < end):
+        if (
+            (kind is None or t.kind == kind)
+            and (survey_id is None or t.survey_id == survey_id)
+            and (start is None or t.at >= start)
+            and (end is None or t.at < end)
+        ):
             counts[t.score] += t.answers
     return dict(counts)
 

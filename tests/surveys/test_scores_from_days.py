@@ -215,3 +215,16 @@ def test_a_plan_filtered_results_page_still_reads_its_scores_in_two_queries():
             comparison=(current, periods.period_before(current)),
         )
     assert len(queries) == 2  # one pass over the plan's answers, and the split days' answers
+
+
+def test_the_survey_list_counts_the_days_as_its_results_pages_count_the_answers():
+    nps, ces = make_survey("nps"), make_survey("ces")
+    _fill(nps, seed=11, low=0, high=10)
+    _fill(ces, seed=12, low=1, high=7)
+    rows = {row.survey.pk: row.summary for row in selectors.survey_index(now=NOW)}
+    for survey in (nps, ces):
+        expected = selectors.survey_summary(
+            survey=survey, filters=ResponseFilters(period="365"), now=NOW
+        )
+        assert rows[survey.pk] == expected
+        assert expected.responses > 0
