@@ -87,11 +87,14 @@ class LoyaltyProgram(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="loyalty_program_singleton"),
             models.CheckConstraint(
-                condition=Q(point_value__gte=0), name="loyalty_program_point_value_non_negative"
+                condition=Q(point_value__gte=0),
+                name="loyalty_program_point_value_non_negative",
+                violation_error_message="A point's value cannot be negative.",
             ),
             models.CheckConstraint(
                 condition=~Q(expiry_policy="months") | Q(expiry_months__gte=1),
                 name="loyalty_program_expiry_months_positive",
+                violation_error_message="Points that expire after some months need the number of months (1 or more).",
             ),
         ]
 
@@ -165,25 +168,31 @@ class EarningRule(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind="event") | ~Q(event_type=""),
                 name="loyalty_rule_event_needs_type",
+                violation_error_message="An event rule needs the event type it pays for.",
             ),
             models.CheckConstraint(
-                condition=~Q(kind="revenue") | Q(points_per_unit__gt=0),
+                condition=~Q(kind="revenue")
+                | Q(points_per_unit__isnull=False, points_per_unit__gt=0),
                 name="loyalty_rule_revenue_needs_rate",
+                violation_error_message="A revenue rule needs its points per unit of revenue (above 0).",
             ),
             models.CheckConstraint(
                 condition=Q(kind__in=["revenue", "manual"]) | Q(points__gt=0),
                 name="loyalty_rule_points_positive",
+                violation_error_message="Give the points this rule pays (above 0).",
             ),
             models.CheckConstraint(
                 condition=(Q(cap_count__isnull=True) & Q(cap_points__isnull=True))
                 | ~Q(cap_period=""),
                 name="loyalty_rule_cap_needs_period",
+                violation_error_message="A cap needs the period it counts over (day, week, month, year or lifetime).",
             ),
             models.CheckConstraint(
                 condition=Q(active_from__isnull=True)
                 | Q(active_until__isnull=True)
                 | Q(active_until__gt=F("active_from")),
                 name="loyalty_rule_window_ordered",
+                violation_error_message="The rule must end after it starts.",
             ),
         ]
 
@@ -219,7 +228,9 @@ class Tier(models.Model):
         ordering = ["threshold"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(multiplier__gte=1), name="loyalty_tier_multiplier_at_least_one"
+                condition=Q(multiplier__gte=1),
+                name="loyalty_tier_multiplier_at_least_one",
+                violation_error_message="A tier's earn multiplier is 1 or more (1 = no bonus).",
             )
         ]
 
@@ -265,23 +276,30 @@ class Reward(models.Model):
         ordering = ["order", "cost_points", "name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(cost_points__gt=0), name="loyalty_reward_cost_positive"
+                condition=Q(cost_points__gt=0),
+                name="loyalty_reward_cost_positive",
+                violation_error_message="A reward costs at least 1 point.",
             ),
             models.CheckConstraint(
-                condition=~Q(kind="discount") | Q(value__gt=0, value__lte=100),
+                condition=~Q(kind="discount") | Q(value__isnull=False, value__gt=0, value__lte=100),
                 name="loyalty_reward_discount_is_percent",
+                violation_error_message="A discount needs its percentage: above 0 and at most 100.",
             ),
             models.CheckConstraint(
-                condition=~Q(kind__in=["credit", "free_month", "training"]) | Q(value__gt=0),
+                condition=~Q(kind__in=["credit", "free_month", "training"])
+                | Q(value__isnull=False, value__gt=0),
                 name="loyalty_reward_needs_value",
+                violation_error_message="This kind of reward needs its value: the credit's amount, the free months or the training hours (above 0).",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="credit") | Q(currency__regex=r"^[A-Z]{3}$"),
                 name="loyalty_reward_credit_needs_currency",
+                violation_error_message="An invoice credit needs its currency as a three-letter code, e.g. USD.",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="early_access") | ~Q(feature=""),
                 name="loyalty_reward_early_access_needs_feature",
+                violation_error_message="Early access needs the feature it opens.",
             ),
         ]
 

@@ -8,7 +8,14 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from loyalty import services
-from loyalty.models import LedgerEntry, LoyaltyProgram, Member, RedemptionState, TierChange
+from loyalty.models import (
+    LedgerEntry,
+    LoyaltyProgram,
+    Member,
+    RedemptionState,
+    Reward,
+    TierChange,
+)
 from tests.customers.factories import make_account
 from tests.loyalty.factories import T0, make_reward, make_tier
 
@@ -103,3 +110,46 @@ def test_redemptions_are_approved_and_fulfilled_from_the_admin_list(admin_client
         url, {"action": "cancel", "_selected_action": [redemption.pk]}, follow=True
     )
     assert "Cancelled: 0." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "message"),
+    [
+        ("credit", {"currency": "USD"}, "needs its value: the credit&#x27;s amount"),
+        ("free_month", {}, "needs its value"),
+        ("discount", {}, "A discount needs its percentage"),
+        ("discount", {"value": "250"}, "A discount needs its percentage"),
+        ("credit", {"value": "50"}, "needs its currency as a three-letter code"),
+    ],
+)
+def test_a_reward_without_what_its_kind_needs_is_refused_in_plain_words(
+    admin_client_, kind, fields, message
+):
+    """Found on a fresh clone: an empty value passed the database check (SQL lets NULL
+    through a CHECK), and the refusals that did fire showed the check's internal name."""
+    data = {
+        "name": "Incomplete",
+        "kind": kind,
+        "cost_points": "100",
+        "value": "",
+        "currency": "",
+        "feature": "",
+        "description": "",
+        "active": "on",
+        "order": "0",
+        **fields,
+    }
+    response = admin_client_.post(reverse("admin:loyalty_reward_add"), data)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert "loyalty_reward_" not in response.content.decode()
+    assert not Reward.objects.filter(name="Incomplete").exists()
+
+
+def test_a_tier_multiplier_below_one_is_refused_in_plain_words(admin_client_):
+    response = admin_client_.post(
+        reverse("admin:loyalty_tier_add"),
+        {"name": "Odd", "threshold": "100", "multiplier": "0", "benefits": ""},
+    )
+    assert response.status_code == 200
+    assert "A tier&#x27;s earn multiplier is 1 or more" in response.content.decode()
