@@ -7,6 +7,7 @@ to the same view is there for anyone without JavaScript).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,3 +50,28 @@ def section_response(
         return render(request, template, context, status=status)
     context["section_template"] = template
     return render(request, "customers/account_section.html", context, status=status)
+
+
+@dataclass(frozen=True)
+class HeaderFact:
+    """A short fact an app above customers shows in the account page's header, e.g. the
+    loyalty balance and tier. ``value`` takes the account and returns plain text (escaped by
+    the template), at most one query."""
+
+    key: str
+    title: str
+    value: Callable[[Any], str]
+    order: int = 100
+
+
+_FACTS: dict[str, HeaderFact] = {}
+
+
+def register_header_fact(fact: HeaderFact) -> None:
+    _FACTS[fact.key] = fact
+
+
+def header_facts(account) -> list[tuple[str, str, str]]:
+    """(key, title, text) of every registered fact for ``account``, in order."""
+    facts = sorted(_FACTS.values(), key=lambda f: (f.order, f.key))
+    return [(fact.key, fact.title, fact.value(account)) for fact in facts]

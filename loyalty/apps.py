@@ -20,7 +20,12 @@ class LoyaltyConfig(AppConfig):
     def _earning_and_pages_ready(self) -> None:
         """The earning engine hears about new events and survey answers; the account page
         gets its loyalty section."""
-        from customers.sections import AccountSection, register_section
+        from customers.sections import (
+            AccountSection,
+            HeaderFact,
+            register_header_fact,
+            register_section,
+        )
         from customers.signals import accounts_touched
         from loyalty import earning_receivers, earning_tasks  # noqa: F401 (registers the tasks)
         from surveys.signals import response_saved
@@ -37,6 +42,8 @@ class LoyaltyConfig(AppConfig):
             )
         )
         from customers.timeline import register_source
-        from loyalty.selectors_pages import timeline_loyalty
+        from loyalty.selectors_pages import header_fact, timeline_loyalty
+
+        register_header_fact(HeaderFact(key="loyalty", title="Loyalty", value=header_fact))
 
         register_source("loyalty", timeline_loyalty)

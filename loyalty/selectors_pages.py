@@ -184,3 +184,12 @@ def timeline_loyalty(account: Account, *, limit: int) -> list:
             )
         )
     return items
+
+
+def header_fact(account: Account) -> str:
+    """The account header's loyalty fact: spendable points and tier, one query."""
+    row = Member.objects.filter(account_id=account.pk).values_list("balance", "tier__name").first()
+    if row is None:
+        return "Not a member yet"
+    balance, tier = row
+    return f"{balance:,} points · {tier or 'no tier'}"

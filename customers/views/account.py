@@ -21,7 +21,7 @@ from accounts.decorators import worker_required
 from customers.charts import revenue_figure, usage_figure
 from customers.forms import NoteForm, StageChangeForm
 from customers.models import Account
-from customers.sections import section_response, sections
+from customers.sections import header_facts, section_response, sections
 from customers.selectors import (
     account_contacts,
     account_get,
@@ -49,6 +49,7 @@ def _page_context(request: HttpRequest, account: Account, **extra: Any) -> dict[
         "note_form": NoteForm(),
         "stage_form": StageChangeForm(initial={"stage": account.stage}),
         "sections": sections(),
+        "header_facts": header_facts(account),
     }
     return context | extra
 

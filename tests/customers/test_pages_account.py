@@ -75,7 +75,7 @@ def test_the_header_shows_the_account_at_a_glance(csm_client, account):
 def test_the_header_shows_the_health_score_once_there_is_one(csm_client, account):
     text = csm_client.get(url(account)).text
     assert re.search(r'data-slot="health">.*not scored yet', text)
-    assert re.search(r'data-slot="loyalty">.*arrives with the loyalty ledger', text)
+    assert re.search(r'data-slot="loyalty">.*Not a member yet', text)
 
     Account.objects.filter(pk=account.pk).update(health_score=42, health_band="red")
 

@@ -471,3 +471,17 @@ def test_a_cancelled_redemption_leaves_redeemed_at_zero_in_the_kpi_and_in_its_mo
     assert dashboard.monthly["redeemed"][-1] == 120  # this month: 220 spent, 100 given back
     assert dashboard.monthly["issued"][-1] == 500
     assert dashboard.redemption_rate == 120 / 500
+
+
+def test_the_account_header_shows_the_balance_and_tier(csm_client):
+    """The header's loyalty fact (registered by loyalty, since customers cannot import it)
+    replaced the placeholder the page had before the ledger existed."""
+    Tier.objects.create(name="Silver", threshold=500)
+    account = make_account()
+    award(account, 1200, reason="Case study", idempotency_key="h-1")
+    text = csm_client.get(reverse("customers:account", args=[account.pk])).text
+    assert (
+        '<div class="slot" data-slot="loyalty"><dt>Loyalty</dt><dd>1,200 points · Silver</dd>'
+        in text
+    )
+    assert "arrives with the loyalty ledger" not in text
