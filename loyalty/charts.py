@@ -6,9 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import plotly.graph_objects as go
-
-from customers.charts import LAYOUT, figure_dict
+from customers.charts import figure
 
 SERIES = (
     ("issued", "Issued", "#1a7f37"),
@@ -20,33 +18,35 @@ SERIES = (
 def points_by_month_figure(months: list[dt.date], monthly: dict[str, list[int]]) -> dict[str, Any]:
     """Points issued, redeemed and expired per calendar month, side by side."""
     x = [m.strftime("%Y-%m") for m in months]
-    fig = go.Figure(
+    return figure(
         [
-            go.Bar(
-                x=x,
-                y=monthly[key],
-                name=label,
-                marker={"color": colour},
-                hovertemplate=f"%{{x}}: %{{y:,}} {label.lower()}<extra></extra>",
-            )
+            {
+                "type": "bar",
+                "x": x,
+                "y": list(monthly[key]),
+                "name": label,
+                "marker": {"color": colour},
+                "hovertemplate": f"%{{x}}: %{{y:,}} {label.lower()}<extra></extra>",
+            }
             for key, label, colour in SERIES
-        ]
+        ],
+        barmode="group",
+        yaxis={"title": {"text": "points"}, "rangemode": "tozero"},
     )
-    fig.update_layout(LAYOUT)
-    fig.update_layout(barmode="group", yaxis={"title": {"text": "points"}, "rangemode": "tozero"})
-    return figure_dict(fig)
 
 
 def tier_figure(tiers: list[tuple[str, int]]) -> dict[str, Any]:
     """Members per tier, lowest first."""
-    fig = go.Figure(
-        go.Bar(
-            x=[name for name, _ in tiers],
-            y=[count for _, count in tiers],
-            marker={"color": "#8250df"},
-            hovertemplate="%{x}: %{y:,} members<extra></extra>",
-        )
+    return figure(
+        [
+            {
+                "type": "bar",
+                "x": [name for name, _ in tiers],
+                "y": [count for _, count in tiers],
+                "marker": {"color": "#8250df"},
+                "hovertemplate": "%{x}: %{y:,} members<extra></extra>",
+            }
+        ],
+        showlegend=False,
+        yaxis={"title": {"text": "members"}, "rangemode": "tozero"},
     )
-    fig.update_layout(LAYOUT)
-    fig.update_layout(showlegend=False, yaxis={"title": {"text": "members"}, "rangemode": "tozero"})
-    return figure_dict(fig)

@@ -1,38 +1,24 @@
 """The metrics dashboards' Plotly figures, built server-side from selector results (plain
 values in, a JSON-ready ``{"data", "layout"}`` dict out; ``customers/charts.js`` draws them).
-They start from the look every chart shares (``customers.charts.LAYOUT``).
-
-Built as plain dicts rather than ``plotly.graph_objects``: a dashboard draws up to four
-figures, and validating them through graph objects cost more than all its queries (~50 ms a
-figure); what reaches the browser is the same JSON.
+They start from the look every chart shares, through ``customers.charts.figure`` (plain dicts,
+not graph objects: validating those cost more than a dashboard's queries).
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
-from customers.charts import LAYOUT
+from customers.charts import figure
 
 
 def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _figure(data: list[dict[str, Any]], **layout: Any) -> dict[str, Any]:
-    merged = copy.deepcopy(LAYOUT)
-    for key, value in layout.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return {"data": data, "layout": merged}
-
-
 def bar_figure(labels: Sequence[str], values: Sequence[Any], *, unit: str) -> dict[str, Any]:
     """One bar per label; Decimals drawn as floats (the exact figures are in the table)."""
-    return _figure(
+    return figure(
         [
             {
                 "type": "bar",
@@ -99,7 +85,7 @@ def movements_figure(
             "hovertemplate": f"Net new: %{{y:,.2f}} {unit}<extra></extra>",
         }
     )
-    return _figure(
+    return figure(
         data,
         barmode="relative",
         yaxis={"title": {"text": unit}},
@@ -132,7 +118,7 @@ def lines_figure(
         }
         for name, values in series.items()
     ]
-    return _figure(
+    return figure(
         data,
         yaxis={"title": {"text": unit}, "rangemode": "tozero"},
         xaxis={"type": "category"},
@@ -145,7 +131,7 @@ def heatmap_figure(
 ) -> dict[str, Any]:
     """A cohort triangle: one row per start month, one column per month since start, the
     retention in percent; empty cells (not observed yet) stay blank."""
-    return _figure(
+    return figure(
         [
             {
                 "type": "heatmap",
@@ -172,7 +158,7 @@ def projection_figure(
 ) -> dict[str, Any]:
     """A cohort's observed survivors (share never churned) against the sBG fit's curve,
     drawn on past the last observed month."""
-    return _figure(
+    return figure(
         [
             {
                 "type": "scatter",
@@ -200,7 +186,7 @@ def projection_figure(
 def rfm_grid_figure(counts: Sequence[Sequence[int]], segments: Sequence[Sequence[str]]) -> dict:
     """The classic R × F grid: rows R 5 (top) to 1, columns F 1 to 5, each cell's colour its
     number of accounts and its label the segment it belongs to."""
-    return _figure(
+    return figure(
         [
             {
                 "type": "heatmap",
