@@ -10,6 +10,7 @@ from celery import Task, shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from core.tasks import RETRY_TRANSIENT
 from customers.imports.steps import (
     import_failure_message,
     import_job_apply,
@@ -108,17 +109,8 @@ def resume_stalled_imports() -> int:
 
 # --- parked Segment messages ---------------------------------------------------------------
 
-PARKED_TASK_OPTIONS = {
-    "acks_late": True,
-    "autoretry_for": TRANSIENT_ERRORS,
-    "retry_backoff": True,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
-
-@shared_task(**PARKED_TASK_OPTIONS)
+@shared_task(**RETRY_TRANSIENT)
 def apply_parked_messages(parked_ids: list[int]) -> dict[str, int]:
     """Apply parked Segment messages whose account or contact has just been written. Rows
     already applied (gone) or given up are skipped, so a re-run or a late duplicate is a
@@ -126,7 +118,7 @@ def apply_parked_messages(parked_ids: list[int]) -> dict[str, int]:
     return parked.apply(ids=parked_ids)
 
 
-@shared_task(**PARKED_TASK_OPTIONS)
+@shared_task(**RETRY_TRANSIENT)
 def sweep_parked_messages() -> dict[str, int]:
     """Beat: apply the parked messages whose account or contact appeared some other way, and
     give up (keeping them, with why) those waiting longer than parked.PARKED_MAX_AGE."""
