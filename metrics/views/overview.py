@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from customers.models import Account
 from metrics.charts import bar_figure, lines_figure
+from metrics.filters import month_start
 from metrics.selectors import mrr_by_plan_today
 from metrics.selectors.revenue import MonthFigures, RevenueReport, revenue_report
 from metrics.tables import Chart, ChartTable
@@ -110,5 +112,12 @@ def overview(request: HttpRequest) -> HttpResponse:
         title="Overview",
         body="metrics/overview_body.html",
         charts=charts,
-        context={"currency": currency, "kpis": _kpis(report), "report": report},
+        context={
+            "currency": currency,
+            "kpis": _kpis(report),
+            "report": report,
+            # The current month is still running: say so beside figures compared with a
+            # whole month before it.
+            "month_to_date": state.filters.end == month_start(timezone.localdate()),
+        },
     )

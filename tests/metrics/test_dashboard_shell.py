@@ -11,7 +11,15 @@ from django.utils import timezone
 
 from customers.models import Account, Segment, SegmentMember
 from customers.services import revenue_change_record
-from metrics.filters import DashboardFilters, FilterOptions, filters_parse, months_between
+from metrics.filters import (
+    DashboardFilters,
+    FilterOptions,
+    add_months,
+    filters_parse,
+    month_start,
+    months_between,
+)
+from metrics.services import account_months_rebuild
 from metrics.tables import ChartTable, Link
 from metrics.views.common import dashboard_tabs
 
@@ -220,3 +228,19 @@ def test_the_overview_costs_a_fixed_number_of_queries(
 ):
     with django_assert_max_num_queries(15):
         assert csm_client.get("/metrics/").status_code == 200
+
+
+def test_the_overview_says_when_its_month_is_not_over_yet(csm_client):
+    this_month = month_start(timezone.localdate())
+    account = Account.objects.create(external_id="m", name="Monthly Co", plan="Pro")
+    started = dt.datetime.combine(add_months(this_month, -3), dt.time(12), tzinfo=dt.UTC)
+    revenue_change_record(account=account, mrr=Decimal("300.00"), effective_at=started)
+    account_months_rebuild()
+
+    current = csm_client.get("/metrics/")
+    assert "data-month-to-date" in current.text
+    assert "the month is not over" in current.text
+    last = add_months(this_month, -1)
+    past = csm_client.get("/metrics/", {"to": f"{last:%Y-%m}"})
+    assert 'data-kpi="mrr"' in past.text  # figures shown, for a month that is over
+    assert "data-month-to-date" not in past.text
