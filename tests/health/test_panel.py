@@ -59,7 +59,10 @@ def test_the_section_shows_score_band_trends_and_why_it_changed(csm_client):
     assert 'data-trend="7" title="since 7 days ago">↓ -20 in 7 days' in text
     assert 'data-trend="30" title="since 30 days ago">↓ -28 in 30 days' in text
     # The largest move first: open tickets 70 → 30, then days since activity 90 → 60.
-    assert text.index("Open tickets: 70 → 30") < text.index("Days since last activity: 90 → 60")
+    # Scores of the measures (0–100), not their raw values (days, tickets): said so.
+    assert text.index("Open tickets: its score 70 → 30 (of 100)") < text.index(
+        "Days since last activity: its score 90 → 60 (of 100)"
+    )
     assert 'data-plotly-spec="health-spec"' in text
 
 
